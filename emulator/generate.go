@@ -1,0 +1,220 @@
+package emulator
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"unicode/utf8"
+)
+
+// generate answers a turn. The answer depends only on the emulator's seed and the request: a
+// reasoning block when asked, then a tool call when a tool is forced, or offered and not yet
+// answered, else text (JSON when a schema is given) that quotes the last user message. maxTokens
+// and stop sequences cut it as a model's would.
+func (e *Emulator) generate(t *turn) reply {
+	rng := seededRand(e.opts.Seed, []byte(t.model.ID), t.fingerprint)
+	out := reply{stopReason: "end_turn"}
+	budget := t.maxTokens
+	emit := func(kind blockKind, pieces []string) (replyBlock, bool) {
+		kept, used, full := takeTokens(pieces, budget)
+		budget -= used
+		out.usage.output += used
+		return replyBlock{kind: kind, pieces: kept}, full
+	}
+
+	if t.reasoning.enabled {
+		n := 2 + rng.IntN(4)
+		if t.reasoning.budget > 0 {
+			n = min(n, max(1, t.reasoning.budget/12))
+		}
+		b, full := emit(blockReasoning, splitPieces(pickSentences(rng, reasoningSentences, n, t.lastUserText)))
+		if t.reasoning.signed {
+			b.signature = signature(e.opts.Seed, b.text())
+		}
+		out.blocks = append(out.blocks, b)
+		if !full {
+			out.stopReason = "max_tokens"
+			return out
+		}
+	}
+
+	if tool, ok := t.pickTool(); ok {
+		if t.choice == choiceAuto {
+			b, full := emit(blockText, splitPieces("I'll use the "+tool.name+" tool for this."))
+			out.blocks = append(out.blocks, b)
+			if !full {
+				out.stopReason = "max_tokens"
+				return out
+			}
+		}
+		input, _ := json.Marshal(generateFromSchema(rng, tool.schema)) // generated values always marshal
+		if string(input) == "null" {
+			input = []byte("{}")
+		}
+		b, full := emit(blockToolUse, splitJSON(string(input)))
+		if !full {
+			// A tool call cut short is no call: the model ran out of tokens first.
+			out.stopReason = "max_tokens"
+			return out
+		}
+		b.toolID, b.toolName = randomID(rng, "tooluse_", 22), tool.name
+		out.blocks = append(out.blocks, b)
+		out.stopReason = "tool_use"
+		return out
+	}
+
+	var text string
+	if t.jsonSchema != nil {
+		b, _ := json.Marshal(generateFromSchema(rng, t.jsonSchema)) // generated values always marshal
+		text = string(b)
+	} else {
+		text = proseReply(rng, t.lastUserText, t.answeringToolResult)
+	}
+	if i, seq := firstStop(text, t.stopSequences); i >= 0 {
+		text, out.stopReason, out.stopSequence = text[:i], "stop_sequence", seq
+	}
+	b, full := emit(blockText, splitPieces(text))
+	if !full {
+		out.stopReason, out.stopSequence = "max_tokens", ""
+	}
+	out.blocks = append(out.blocks, b)
+	return out
+}
+
+// pickTool decides whether the turn calls a tool, and which: the forced one, any tool when any is
+// required, or under auto the tool whose name the user mentions (else the first) unless the turn
+// answers a tool result.
+func (t *turn) pickTool() (toolDef, bool) {
+	if len(t.tools) == 0 {
+		return toolDef{}, false
+	}
+	switch t.choice {
+	case choiceNone:
+		return toolDef{}, false
+	case choiceTool:
+		for _, td := range t.tools {
+			if td.name == t.forcedTool {
+				return td, true
+			}
+		}
+		return toolDef{}, false
+	case choiceAuto:
+		if t.answeringToolResult {
+			return toolDef{}, false
+		}
+	}
+	lower := strings.ToLower(t.lastUserText)
+	for _, td := range t.tools {
+		if strings.Contains(lower, strings.ToLower(td.name)) {
+			return td, true
+		}
+	}
+	return t.tools[0], true
+}
+
+// proseReply builds a few sentences around a quote of the user's last words.
+func proseReply(rng *rand.Rand, lastUser string, afterTool bool) string {
+	var b strings.Builder
+	if afterTool {
+		b.WriteString("Based on the tool result, here is the answer.")
+	} else {
+		b.WriteString(sentences[rng.IntN(len(sentences))])
+	}
+	if q := quote(lastUser, 240); q != "" {
+		b.WriteString(" You wrote: \"")
+		b.WriteString(q)
+		b.WriteString("\".")
+	}
+	for range 1 + rng.IntN(4) {
+		b.WriteByte(' ')
+		b.WriteString(sentences[rng.IntN(len(sentences))])
+	}
+	return b.String()
+}
+
+func pickSentences(rng *rand.Rand, from []string, n int, topic string) string {
+	var b strings.Builder
+	if q := quote(topic, 80); q != "" {
+		b.WriteString("The request is about \"" + q + "\". ")
+	}
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(from[rng.IntN(len(from))])
+	}
+	return b.String()
+}
+
+// quote shortens s to at most n bytes on a rune boundary, on one line.
+func quote(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// firstStop returns where the earliest stop sequence starts in text, and which one.
+func firstStop(text string, stops []string) (int, string) {
+	at, seq := -1, ""
+	for _, s := range stops {
+		if s == "" {
+			continue
+		}
+		if i := strings.Index(text, s); i >= 0 && (at < 0 || i < at) {
+			at, seq = i, s
+		}
+	}
+	return at, seq
+}
+
+// splitPieces cuts text into the pieces a model emits: each word with the space before it.
+func splitPieces(text string) []string {
+	var pieces []string
+	start := 0
+	for i := 1; i < len(text); i++ {
+		if text[i] == ' ' && text[i-1] != ' ' {
+			pieces = append(pieces, text[start:i])
+			start = i
+		}
+	}
+	if start < len(text) {
+		pieces = append(pieces, text[start:])
+	}
+	return pieces
+}
+
+// splitJSON cuts a JSON text into fragments the way tool input streams: a few bytes at a time.
+func splitJSON(s string) []string {
+	const size = 12
+	var out []string
+	for len(s) > size {
+		n := size
+		for n < len(s) && !utf8.RuneStart(s[n]) {
+			n++
+		}
+		out = append(out, s[:n])
+		s = s[n:]
+	}
+	if s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+// takeTokens keeps the pieces that fit in budget tokens, and reports whether all did.
+func takeTokens(pieces []string, budget int) ([]string, int, bool) {
+	used := 0
+	for i, p := range pieces {
+		n := max(1, countTokens(p))
+		if used+n > budget {
+			return pieces[:i], used, false
+		}
+		used += n
+	}
+	return pieces, used, true
+}

@@ -1,0 +1,94 @@
+package emulator
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"sync"
+)
+
+// Outcomes counted besides error codes.
+const (
+	outcomeOK = "ok"
+	// outcomeClientGone counts requests whose client disconnected before the answer was complete.
+	outcomeClientGone = "client_gone"
+)
+
+// Stats counts the requests an emulator served.
+type Stats struct {
+	// Requests maps an operation (OpConverse, ...) to its outcomes ("ok", an error code such as
+	// ThrottlingException, or "client_gone") and their counts.
+	Requests map[string]map[string]int64 `json:"requests"`
+	// ClientGone counts requests, of every operation, whose client went away mid-answer.
+	ClientGone int64 `json:"client_gone"`
+	// InFlight is how many requests are being served now.
+	InFlight int64 `json:"in_flight"`
+}
+
+// Count returns how many op requests ended with outcome.
+func (s Stats) Count(op, outcome string) int64 { return s.Requests[op][outcome] }
+
+// Total returns how many op requests were served, whatever their outcome.
+func (s Stats) Total(op string) int64 {
+	var n int64
+	for _, c := range s.Requests[op] {
+		n += c
+	}
+	return n
+}
+
+type statsRecorder struct {
+	mu       sync.Mutex
+	requests map[string]map[string]int64
+	gone     int64
+	inFlight int64
+}
+
+func newStatsRecorder() *statsRecorder {
+	return &statsRecorder{requests: map[string]map[string]int64{}}
+}
+
+func (s *statsRecorder) begin() {
+	s.mu.Lock()
+	s.inFlight++
+	s.mu.Unlock()
+}
+
+func (s *statsRecorder) end() {
+	s.mu.Lock()
+	s.inFlight--
+	s.mu.Unlock()
+}
+
+func (s *statsRecorder) record(op, outcome string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byOutcome := s.requests[op]
+	if byOutcome == nil {
+		byOutcome = map[string]int64{}
+		s.requests[op] = byOutcome
+	}
+	byOutcome[outcome]++
+	if outcome == outcomeClientGone {
+		s.gone++
+	}
+}
+
+func (s *statsRecorder) snapshot() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := Stats{Requests: make(map[string]map[string]int64, len(s.requests)), ClientGone: s.gone, InFlight: s.inFlight}
+	for op, byOutcome := range s.requests {
+		out.Requests[op] = maps.Clone(byOutcome)
+	}
+	return out
+}
+
+// Stats returns a copy of the emulator's counters.
+func (e *Emulator) Stats() Stats { return e.stats.snapshot() }
+
+// serveStats answers GET /_emulator/stats with the counters as JSON.
+func (e *Emulator) serveStats(w http.ResponseWriter, _ *http.Request) {
+	b, _ := json.Marshal(e.Stats()) // maps of strings and integers always marshal
+	writeJSON(w, newRequestID(), b)
+}
