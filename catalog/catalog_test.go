@@ -1,18 +1,16 @@
 package catalog_test
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
-	"net/url"
 	"os"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-gateway/strata/internal/corpus"
 
 	"github.com/strata-gateway/strata/catalog"
 )
@@ -190,39 +188,25 @@ func TestResolve(t *testing.T) {
 }
 
 // TestResolveCorpus resolves every model identifier the recorded Bedrock corpus called: each must be known,
-// except the ids the recordings show Bedrock rejecting as invalid.
+// except the ids the recordings show Bedrock rejecting as invalid. The corpus is part of CI's checkout, so
+// its absence fails the test.
 func TestResolveCorpus(t *testing.T) {
 	t.Parallel()
-	dir := filepath.Join("..", "..", "shared", "bedrock-corpus")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("no corpus beside the repository: %v", err)
+	dir, err := corpus.Dir()
+	if err != nil {
+		t.Fatal(err)
 	}
-	uriModel := regexp.MustCompile(`uri: https://bedrock-runtime\.[a-z0-9-]+\.amazonaws\.com/model/([^/\s]+)/`)
+	cassettes, err := corpus.Load(dir)
+	if err != nil {
+		t.Fatalf("load corpus: %v", err)
+	}
 	ids := make(map[string]bool)
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") {
-			return err
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
-		for sc.Scan() {
-			if m := uriModel.FindStringSubmatch(sc.Text()); m != nil {
-				id, err := url.PathUnescape(m[1])
-				if err != nil {
-					return err
-				}
-				ids[id] = true
+	for _, cas := range cassettes {
+		for _, in := range cas.Interactions {
+			if in.Request.Operation != corpus.OpOther {
+				ids[in.Request.ModelID] = true
 			}
 		}
-		return sc.Err()
-	})
-	if err != nil {
-		t.Fatalf("read corpus: %v", err)
 	}
 	if len(ids) == 0 {
 		t.Fatal("found no model identifiers in the corpus")

@@ -1,0 +1,24 @@
+# Strata's table of contents: every command a developer or CI runs.
+.PHONY: all build test lint fmt ci run-emulator
+
+all: lint test build
+
+build: ## build the strata binary into bin/
+	go build -o bin/strata ./cmd/strata
+
+test: ## the test suite, as CI runs it
+	go test -race -shuffle=on -count=1 ./...
+
+lint: ## gofmt and go vet must be clean
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+
+fmt: ## format the code
+	gofmt -w $$(git ls-files '*.go')
+
+ci: ## what CI runs
+	bash .ci/run
+
+run-emulator: build ## serve the Bedrock emulator on 127.0.0.1:4000
+	./bin/strata emulator
