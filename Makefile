@@ -1,5 +1,5 @@
 # Strata's table of contents: every command a developer or CI runs.
-.PHONY: all build test lint fmt ci run-emulator
+.PHONY: all build test lint fmt ci interop run-emulator
 
 all: lint test build
 
@@ -16,6 +16,9 @@ lint: ## gofmt and go vet must be clean
 
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')
+
+interop: build ## drive the emulator with clients nobody here wrote (AWS SDK for JavaScript v3)
+	cd interop/js && npm ci --no-audit --no-fund && STRATA_BIN=$(CURDIR)/bin/strata node --test
 
 ci: ## what CI runs
 	bash .ci/run
