@@ -1,5 +1,8 @@
 # Strata's table of contents: every command a developer or CI runs.
-.PHONY: all build test lint fmt ci interop run-emulator
+# Tools are pinned in tools/go.mod (buf, protoc-gen-go-grpc, grpcurl) and go.mod (protoc-gen-go).
+BUF := go tool -modfile=tools/go.mod buf
+
+.PHONY: all build test lint fmt generate generate-check ci interop run-emulator
 
 all: lint test build
 
@@ -9,10 +12,18 @@ build: ## build the strata binary into bin/
 test: ## the test suite, as CI runs it
 	go test -race -shuffle=on -count=1 ./...
 
-lint: ## gofmt and go vet must be clean
+generate: ## regenerate gen/ from proto/
+	rm -rf gen && $(BUF) generate
+
+generate-check: ## fail if gen/ does not match proto/
+	@tmp=$$(mktemp -d) && $(BUF) generate -o $$tmp && diff -r gen $$tmp/gen && rm -rf $$tmp && echo "gen/ matches proto/"
+
+lint: ## gofmt, go vet, buf lint and buf format must be clean
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+	$(BUF) lint
+	$(BUF) format --diff --exit-code
 
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')
