@@ -87,7 +87,9 @@ type Model struct {
 	MaxStopSequences int        `json:"max_stop_sequences,omitempty"`
 	Embedding        *Embedding `json:"embedding,omitempty"`
 	Price            Price      `json:"price"`
-	Lifecycle        Lifecycle  `json:"lifecycle"`
+	// ExtraAliases are short names beyond the ones Aliases derives from the id.
+	ExtraAliases []string  `json:"aliases,omitempty"`
+	Lifecycle    Lifecycle `json:"lifecycle"`
 }
 
 // Embedding describes an embedding model's vectors and batch limits.
