@@ -1,0 +1,98 @@
+package service
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/status"
+
+	"github.com/strata-gateway/strata/backend"
+	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
+)
+
+// HealthChecker runs HealthCheck's deep checks: configuration, credentials, and each configured
+// model as Bedrock sees it. Unlike grpc.health.v1, these do call Bedrock; they are for operators
+// and `strata health`, not for load balancers.
+type HealthChecker struct {
+	Backend backend.Backend
+	Router  *Router
+	Region  string
+	// Credentials resolves the AWS credentials (never returning or logging them); nil skips the check.
+	Credentials func(ctx context.Context) error
+	// Warnings are configuration problems found at start-up that did not stop it.
+	Warnings []string
+	// Timeout bounds each check.
+	Timeout time.Duration
+}
+
+// Run runs every check and reports each, and the worst status.
+func (h *HealthChecker) Run(ctx context.Context, invoke bool) *stratav1.HealthCheckResponse {
+	out := &stratav1.HealthCheckResponse{}
+	config := &stratav1.Check{Name: "config", Status: stratav1.HealthStatus_HEALTH_STATUS_OK, Detail: "configuration loaded"}
+	if len(h.Warnings) > 0 {
+		config.Status, config.Detail = stratav1.HealthStatus_HEALTH_STATUS_WARN, strings.Join(h.Warnings, "; ")
+	}
+	out.Checks = append(out.Checks, config)
+	if h.Credentials != nil {
+		out.Checks = append(out.Checks, h.timed(ctx, "credentials", func(ctx context.Context) (string, error) {
+			return "AWS credentials resolved", h.Credentials(ctx)
+		}))
+	}
+	models := h.models()
+	checks := make([]*stratav1.Check, len(models))
+	var wg sync.WaitGroup
+	for i, id := range models {
+		wg.Go(func() {
+			checks[i] = h.timed(ctx, "model:"+id, func(ctx context.Context) (string, error) {
+				if invoke {
+					return "answered a 1-token call", h.Backend.Probe(ctx, id, true)
+				}
+				return "known to bedrock in " + h.Region, h.Backend.Probe(ctx, id, false)
+			})
+		})
+	}
+	wg.Wait()
+	out.Checks = append(out.Checks, checks...)
+	for _, c := range out.Checks {
+		if c.Status > out.Status {
+			out.Status = c.Status
+		}
+	}
+	return out
+}
+
+// models lists every distinct model the configuration names, defaults first.
+func (h *HealthChecker) models() []string {
+	chat, embedding := h.Router.Defaults()
+	ids := []string{chat.Model.ModelID, embedding.ModelID}
+	for _, rt := range h.Router.Routes() {
+		ids = append(ids, rt.Model.ModelID)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (h *HealthChecker) timed(ctx context.Context, name string, check func(ctx context.Context) (string, error)) *stratav1.Check {
+	if h.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, h.Timeout)
+		defer cancel()
+	}
+	start := time.Now()
+	detail, err := check(ctx)
+	c := &stratav1.Check{Name: name, Status: stratav1.HealthStatus_HEALTH_STATUS_OK, Detail: detail, LatencyMs: time.Since(start).Milliseconds()}
+	if err != nil {
+		c.Status = stratav1.HealthStatus_HEALTH_STATUS_FAIL
+		c.Detail = status.Convert(toStatus(ctx, err, h.Region)).Message()
+	}
+	return c
+}

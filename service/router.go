@@ -1,0 +1,164 @@
+package service
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/strata-gateway/strata/backend"
+	"github.com/strata-gateway/strata/catalog"
+)
+
+// RouteConfig is one entry of the tag map (CHAT_MODEL_MAP) as configured.
+type RouteConfig struct {
+	// Key is matched as a substring of the request's tag.
+	Key   string
+	Model string
+	// Temperature and MaxTokens, when set, override the global defaults for this route.
+	Temperature *float64
+	MaxTokens   *int
+	// ReasoningEffort is low, medium or high; anything else is off.
+	ReasoningEffort string
+	// ReasoningBudget, when positive, is the Claude thinking budget for this route.
+	ReasoningBudget int
+}
+
+// RouterConfig is what the router is built from: the global defaults and the tag map.
+type RouterConfig struct {
+	ChatModel       string
+	EmbeddingModel  string
+	Temperature     *float64
+	MaxTokens       *int
+	ReasoningEffort string
+	Routes          []RouteConfig
+	// Region picks inference profiles for friendly names of profile-only models.
+	Region string
+}
+
+// Route is a tag map entry or the defaults, with its model resolved against the catalog.
+type Route struct {
+	// Key is the map key, or "default".
+	Key             string
+	Model           catalog.Name
+	Temperature     *float64
+	MaxTokens       *int
+	Effort          backend.Effort
+	ReasoningBudget int
+}
+
+// DefaultRoute is the route key reported when no tag map entry matched.
+const DefaultRoute = "default"
+
+// Router picks the model and its parameters for a request: by explicit model, by the first tag
+// map key that is a substring of the tag (RD-Agent's semantics, in the order the map was written),
+// or the defaults. Precedence for parameters: request > route > global default.
+type Router struct {
+	chat      Route
+	embedding catalog.Name
+	routes    []Route
+	catalog   *catalog.Catalog
+	region    string
+}
+
+// NewRouter resolves every configured model name. A friendly name that resolves to nothing is an
+// error naming the entry; a Bedrock-form id the catalog does not know is accepted, and reported
+// in the returned warnings because its capabilities and price are unknown.
+func NewRouter(cat *catalog.Catalog, cfg RouterConfig) (*Router, []string, error) {
+	r := &Router{catalog: cat, region: cfg.Region}
+	var errs []error
+	var warnings []string
+	resolve := func(what, name string) catalog.Name {
+		n, err := cat.LookupName(name, cfg.Region)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+			return n
+		}
+		if !n.Known() {
+			warnings = append(warnings, fmt.Sprintf("%s: model %s is not in Strata's catalog: its capabilities and price are unknown, so cost_usd will be 0", what, n.ModelID))
+		}
+		return n
+	}
+	r.chat = Route{
+		Key:         DefaultRoute,
+		Model:       resolve("CHAT_MODEL", cfg.ChatModel),
+		Temperature: cfg.Temperature,
+		MaxTokens:   cfg.MaxTokens,
+		Effort:      parseEffort(cfg.ReasoningEffort),
+	}
+	r.embedding = resolve("EMBEDDING_MODEL", cfg.EmbeddingModel)
+	for _, rc := range cfg.Routes {
+		effort := parseEffort(rc.ReasoningEffort)
+		if strings.TrimSpace(rc.ReasoningEffort) == "" {
+			effort = r.chat.Effort // the entry says nothing: the global setting applies
+		}
+		r.routes = append(r.routes, Route{
+			Key:             rc.Key,
+			Model:           resolve(fmt.Sprintf("CHAT_MODEL_MAP[%q].model", rc.Key), rc.Model),
+			Temperature:     rc.Temperature,
+			MaxTokens:       rc.MaxTokens,
+			Effort:          effort,
+			ReasoningBudget: rc.ReasoningBudget,
+		})
+	}
+	return r, warnings, errors.Join(errs...)
+}
+
+// parseEffort reads RD-Agent's reasoning_effort: low, medium or high; anything else is off.
+func parseEffort(s string) backend.Effort {
+	switch e := backend.Effort(strings.ToLower(strings.TrimSpace(s))); e {
+	case backend.EffortLow, backend.EffortMedium, backend.EffortHigh:
+		return e
+	}
+	return backend.EffortNone
+}
+
+// match returns the route for tag: the first map entry whose key is a substring of it, else the defaults.
+func (r *Router) match(tag string) Route {
+	for _, rt := range r.routes {
+		if strings.Contains(tag, rt.Key) {
+			// Unset values of the entry fall back to the global defaults.
+			if rt.Temperature == nil {
+				rt.Temperature = r.chat.Temperature
+			}
+			if rt.MaxTokens == nil {
+				rt.MaxTokens = r.chat.MaxTokens
+			}
+			return rt
+		}
+	}
+	return r.chat
+}
+
+// chatRoute resolves a chat request's route; an explicit model wins over the route's.
+func (r *Router) chatRoute(tag, model string) (Route, error) {
+	rt := r.match(tag)
+	if model != "" {
+		n, err := r.catalog.LookupName(model, r.region)
+		if err != nil {
+			return Route{}, err
+		}
+		rt.Model = n
+	}
+	return rt, nil
+}
+
+// embeddingModel resolves an embed request's model: explicit, else a tag route whose model
+// embeds, else EMBEDDING_MODEL.
+func (r *Router) embeddingModel(tag, model string) (catalog.Name, string, error) {
+	if model != "" {
+		n, err := r.catalog.LookupName(model, r.region)
+		return n, DefaultRoute, err
+	}
+	if tag != "" {
+		if rt := r.match(tag); rt.Key != DefaultRoute && rt.Model.Model != nil && rt.Model.Model.IsEmbedding() {
+			return rt.Model, rt.Key, nil
+		}
+	}
+	return r.embedding, DefaultRoute, nil
+}
+
+// Routes returns the tag map as resolved, in match order.
+func (r *Router) Routes() []Route { return r.routes }
+
+// Defaults returns the default chat route and embedding model.
+func (r *Router) Defaults() (Route, catalog.Name) { return r.chat, r.embedding }

@@ -1,0 +1,367 @@
+// Package service implements strata.v1.LLMService: it validates requests, picks the model by tag,
+// calls the backend through Strata's one retry layer, maps failures to gRPC statuses, and accounts
+// tokens and cost for every reply.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/strata-gateway/strata/backend"
+	"github.com/strata-gateway/strata/catalog"
+	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
+)
+
+// Options configure a Service.
+type Options struct {
+	Backend backend.Backend
+	Router  *Router
+	Catalog *catalog.Catalog
+	// Region is where Bedrock calls go; it appears in error messages and details.
+	Region string
+	Retry  RetryPolicy
+	// EmbedMaxBatch caps the texts per upstream call for batching models (EMBEDDING_MAX_STR_NUM).
+	EmbedMaxBatch int
+	// LogContent logs prompts and replies (LOG_LLM_CHAT_CONTENT); off by default, as they may hold secrets.
+	LogContent bool
+	Logger     *slog.Logger
+	// Health runs the deep checks of HealthCheck.
+	Health *HealthChecker
+}
+
+// Service implements [stratav1.LLMServiceServer].
+type Service struct {
+	stratav1.UnimplementedLLMServiceServer
+	opts Options
+	log  *slog.Logger
+}
+
+// New builds the service.
+func New(opts Options) (*Service, error) {
+	if opts.Backend == nil || opts.Router == nil || opts.Catalog == nil {
+		return nil, errors.New("service: a backend, a router and a catalog are required")
+	}
+	if opts.Retry.MaxAttempts < 1 {
+		opts.Retry.MaxAttempts = 1
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{opts: opts, log: log}, nil
+}
+
+// preparedChat is a chat request resolved and translated for the backend.
+type preparedChat struct {
+	route Route
+	req   *backend.ChatRequest
+}
+
+func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) {
+	rt, err := s.opts.Router.chatRoute(req.GetTag(), req.GetModel())
+	if err != nil {
+		return nil, invalidArgument(fieldViolation{"model", err.Error()})
+	}
+	if err := validateChat(req, rt.Model.Model); err != nil {
+		return nil, err
+	}
+	system, msgs := toBackendConversation(req.GetMessages())
+	br := &backend.ChatRequest{
+		ModelID:         rt.Model.ModelID,
+		Model:           rt.Model.Model,
+		System:          system,
+		Messages:        msgs,
+		Temperature:     rt.Temperature,
+		TopP:            req.TopP,
+		Stop:            req.GetStop(),
+		Effort:          rt.Effort,
+		ReasoningBudget: rt.ReasoningBudget,
+		Tools:           toBackendTools(req.GetTools()),
+		ToolChoice:      toBackendToolChoice(req.GetToolChoice()),
+		Metadata:        req.GetMetadata(),
+	}
+	if req.Temperature != nil {
+		br.Temperature = req.Temperature
+	}
+	if rt.MaxTokens != nil {
+		n := *rt.MaxTokens
+		br.MaxTokens = &n
+	}
+	if req.MaxTokens != nil {
+		n := int(*req.MaxTokens)
+		br.MaxTokens = &n
+	}
+	if e, ok := fromEffort(req.GetReasoningEffort()); ok {
+		br.Effort = e
+	}
+	return &preparedChat{route: rt, req: br}, nil
+}
+
+// cost prices usage at the model's list price; unknown models cost 0 (and were warned about).
+func cost(m *catalog.Model, u backend.Usage) float64 {
+	if m == nil {
+		return 0
+	}
+	return m.Price.Cost(u.Input, u.Output, u.CacheRead, u.CacheWrite)
+}
+
+func (s *Service) record(ctx context.Context, tag string, p *preparedChat) *callRecord {
+	rec := recordFrom(ctx)
+	rec.tag, rec.route, rec.model, rec.set = tag, p.route.Key, p.req.ModelID, true
+	return rec
+}
+
+func (rec *callRecord) account(u backend.Usage, costUSD float64, attempts int) {
+	rec.inputTokens, rec.outputTokens = u.Input, u.Output
+	rec.cacheReadTokens, rec.cacheWriteTokens = u.CacheRead, u.CacheWrite
+	rec.costUSD, rec.attempts = costUSD, int32(attempts)
+}
+
+// Chat implements [stratav1.LLMServiceServer].
+func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav1.ChatResponse, error) {
+	start := time.Now()
+	p, err := s.prepareChat(req)
+	if err != nil {
+		return nil, err
+	}
+	rec := s.record(ctx, req.GetTag(), p)
+	var resp *backend.ChatResponse
+	attempts, err := s.opts.Retry.do(ctx, func(ctx context.Context) error {
+		r, err := s.opts.Backend.Chat(ctx, p.req)
+		resp = r
+		return err
+	})
+	rec.attempts = int32(attempts)
+	if err != nil {
+		return nil, toStatus(ctx, err, s.opts.Region)
+	}
+	msg, text, reasoning := fromBackendParts(resp.Parts)
+	costUSD := cost(p.req.Model, resp.Usage)
+	rec.account(resp.Usage, costUSD, attempts)
+	s.logContent(ctx, req, text)
+	return &stratav1.ChatResponse{
+		Text:       text,
+		Message:    msg,
+		Reasoning:  reasoning,
+		StopReason: toStopReason(resp.StopReason),
+		Usage:      toUsage(resp.Usage),
+		Model:      p.req.ModelID,
+		Route:      p.route.Key,
+		CostUsd:    costUSD,
+		Attempts:   int32(attempts),
+		LatencyMs:  time.Since(start).Milliseconds(),
+	}, nil
+}
+
+// ChatStream implements [stratav1.LLMServiceServer]. Each upstream event is forwarded as it
+// arrives. A failure before the first upstream event is retried; after it, the stream ends with
+// the mapped status, never with a silent, truncated success.
+func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStreamingServer[stratav1.ChatStreamResponse]) error {
+	start := time.Now()
+	ctx := stream.Context()
+	p, err := s.prepareChat(req)
+	if err != nil {
+		return err
+	}
+	rec := s.record(ctx, req.GetTag(), p)
+	var (
+		up    backend.Stream
+		first backend.Event
+	)
+	attempts, err := s.opts.Retry.do(ctx, func(ctx context.Context) error {
+		st, err := s.opts.Backend.ChatStream(ctx, p.req)
+		if err != nil {
+			return err
+		}
+		ev, err := st.Recv()
+		if err != nil {
+			_ = st.Close()
+			if errors.Is(err, io.EOF) {
+				return &backend.Error{Kind: backend.KindTruncated, Model: p.req.ModelID, Message: "the stream ended before any event"}
+			}
+			return err
+		}
+		up, first = st, ev
+		return nil
+	})
+	rec.attempts = int32(attempts)
+	if err != nil {
+		return toStatus(ctx, err, s.opts.Region)
+	}
+	defer up.Close()
+	if err := stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Start{Start: &stratav1.StreamStart{Model: p.req.ModelID, Route: p.route.Key}}}); err != nil {
+		return err
+	}
+	for ev := first; ; {
+		if ev.Kind == backend.EventEnd {
+			costUSD := cost(p.req.Model, ev.Usage)
+			rec.account(ev.Usage, costUSD, attempts)
+			return stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_End{End: &stratav1.StreamEnd{
+				StopReason: toStopReason(ev.StopReason),
+				Usage:      toUsage(ev.Usage),
+				CostUsd:    costUSD,
+				Attempts:   int32(attempts),
+				LatencyMs:  time.Since(start).Milliseconds(),
+			}}})
+		}
+		if delta := toDelta(ev); delta != nil {
+			if err := stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Delta{Delta: delta}}); err != nil {
+				return err
+			}
+		}
+		ev, err = up.Recv()
+		if errors.Is(err, io.EOF) {
+			err = &backend.Error{Kind: backend.KindTruncated, Model: p.req.ModelID, Message: "the stream ended without its end event"}
+		}
+		if err != nil {
+			return toStatus(ctx, err, s.opts.Region)
+		}
+	}
+}
+
+func toDelta(ev backend.Event) *stratav1.StreamDelta {
+	switch ev.Kind {
+	case backend.EventText:
+		return &stratav1.StreamDelta{Text: ev.Text}
+	case backend.EventReasoning:
+		return &stratav1.StreamDelta{Reasoning: ev.Text}
+	case backend.EventReasoningSignature:
+		return &stratav1.StreamDelta{ReasoningSignature: ev.Signature}
+	case backend.EventToolCallStart:
+		return &stratav1.StreamDelta{ToolCall: &stratav1.ToolCallDelta{Index: int32(ev.Index), Id: ev.ToolID, Name: ev.ToolName}}
+	case backend.EventToolCallArgs:
+		return &stratav1.StreamDelta{ToolCall: &stratav1.ToolCallDelta{Index: int32(ev.Index), ArgumentsJson: ev.Text}}
+	}
+	return nil
+}
+
+var inputTypes = map[stratav1.InputType]string{
+	stratav1.InputType_INPUT_TYPE_SEARCH_DOCUMENT: "search_document",
+	stratav1.InputType_INPUT_TYPE_SEARCH_QUERY:    "search_query",
+	stratav1.InputType_INPUT_TYPE_CLASSIFICATION:  "classification",
+	stratav1.InputType_INPUT_TYPE_CLUSTERING:      "clustering",
+}
+
+// Embed implements [stratav1.LLMServiceServer].
+func (s *Service) Embed(ctx context.Context, req *stratav1.EmbedRequest) (*stratav1.EmbedResponse, error) {
+	name, route, err := s.opts.Router.embeddingModel(req.GetTag(), req.GetModel())
+	if err != nil {
+		return nil, invalidArgument(fieldViolation{"model", err.Error()})
+	}
+	if err := validateEmbed(req, name.Model); err != nil {
+		return nil, err
+	}
+	rec := recordFrom(ctx)
+	rec.tag, rec.route, rec.model, rec.set = req.GetTag(), route, name.ModelID, true
+	breq := &backend.EmbedRequest{
+		ModelID:   name.ModelID,
+		Model:     name.Model,
+		Inputs:    req.GetInputs(),
+		Normalize: req.Normalize,
+		InputType: inputTypes[req.GetInputType()],
+		MaxBatch:  s.opts.EmbedMaxBatch,
+	}
+	if req.Dimensions != nil {
+		breq.Dimensions = int(*req.Dimensions)
+	}
+	var resp *backend.EmbedResponse
+	attempts, err := s.opts.Retry.do(ctx, func(ctx context.Context) error {
+		r, err := s.opts.Backend.Embed(ctx, breq)
+		resp = r
+		return err
+	})
+	rec.attempts = int32(attempts)
+	if err != nil {
+		return nil, toStatus(ctx, err, s.opts.Region)
+	}
+	if len(resp.Vectors) != len(req.GetInputs()) {
+		return nil, toStatus(ctx, fmt.Errorf("backend returned %d vectors for %d inputs", len(resp.Vectors), len(req.GetInputs())), s.opts.Region)
+	}
+	out := &stratav1.EmbedResponse{Model: name.ModelID, Usage: toUsage(resp.Usage), CostUsd: cost(name.Model, resp.Usage)}
+	out.Embeddings = make([]*stratav1.Embedding, len(resp.Vectors))
+	for i, v := range resp.Vectors {
+		out.Embeddings[i] = &stratav1.Embedding{Values: v}
+	}
+	rec.account(resp.Usage, out.CostUsd, attempts)
+	return out, nil
+}
+
+// ListModels implements [stratav1.LLMServiceServer].
+func (s *Service) ListModels(context.Context, *stratav1.ListModelsRequest) (*stratav1.ListModelsResponse, error) {
+	chat, embedding := s.opts.Router.Defaults()
+	out := &stratav1.ListModelsResponse{DefaultChatModel: chat.Model.ModelID, DefaultEmbeddingModel: embedding.ModelID}
+	for _, rt := range s.opts.Router.Routes() {
+		r := &stratav1.Route{Key: rt.Key, Model: rt.Model.ModelID, Temperature: rt.Temperature, ReasoningEffort: toEffort(rt.Effort), Known: rt.Model.Known()}
+		if rt.MaxTokens != nil {
+			n := int32(*rt.MaxTokens)
+			r.MaxTokens = &n
+		}
+		out.Routes = append(out.Routes, r)
+	}
+	models := s.opts.Catalog.Models()
+	out.Models = make([]*stratav1.ModelInfo, 0, len(models))
+	for i := range models {
+		out.Models = append(out.Models, modelInfo(&models[i]))
+	}
+	return out, nil
+}
+
+func modelInfo(m *catalog.Model) *stratav1.ModelInfo {
+	const perThousand = 1e-3
+	info := &stratav1.ModelInfo{
+		Id:               m.ID,
+		Name:             m.Name,
+		Provider:         m.Provider,
+		Family:           string(m.Family),
+		Aliases:          m.Aliases(),
+		InputModalities:  m.InputModalities,
+		OutputModalities: m.OutputModalities,
+		ContextWindow:    int32(m.ContextWindow),
+		MaxOutputTokens:  int32(m.MaxOutputTokens),
+		Streaming:        m.Streaming,
+		Tools:            m.Tools,
+		Reasoning:        m.Reasoning != catalog.ReasoningNone,
+		PromptCaching:    m.CachePoints,
+		StructuredOutput: m.StructuredOutput,
+		Profiles:         m.Profiles,
+		OnDemand:         m.OnDemand,
+		Price: &stratav1.Price{
+			InputPer_1K:      m.Price.InputPerMTok * perThousand,
+			OutputPer_1K:     m.Price.OutputPerMTok * perThousand,
+			CacheReadPer_1K:  m.Price.CacheReadPerMTok * perThousand,
+			CacheWritePer_1K: m.Price.CacheWritePerMTok * perThousand,
+		},
+	}
+	if m.Embedding != nil {
+		for _, d := range m.Embedding.Dimensions {
+			info.EmbeddingDimensions = append(info.EmbeddingDimensions, int32(d))
+		}
+	}
+	return info
+}
+
+// logContent logs the prompt and reply when LOG_LLM_CHAT_CONTENT is on.
+func (s *Service) logContent(ctx context.Context, req *stratav1.ChatRequest, reply string) {
+	if !s.opts.LogContent {
+		return
+	}
+	var prompt []string
+	for _, m := range req.GetMessages() {
+		prompt = append(prompt, m.GetRole().String()+": "+m.GetText())
+	}
+	s.log.InfoContext(ctx, "chat content", "tag", req.GetTag(), "prompt", prompt, "reply", reply)
+}
+
+// HealthCheck implements [stratav1.LLMServiceServer].
+func (s *Service) HealthCheck(ctx context.Context, req *stratav1.HealthCheckRequest) (*stratav1.HealthCheckResponse, error) {
+	if s.opts.Health == nil {
+		return &stratav1.HealthCheckResponse{Status: stratav1.HealthStatus_HEALTH_STATUS_OK}, nil
+	}
+	return s.opts.Health.Run(ctx, req.GetInvokeModels()), nil
+}
