@@ -1,0 +1,138 @@
+// Package server assembles Strata's gRPC server: the LLMService behind its interceptors, the
+// standard grpc.health.v1 service and server reflection; and it runs the `strata serve` and
+// `strata health` commands.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	_ "google.golang.org/grpc/encoding/gzip" // accept gzip-compressed requests, answer compressed when asked
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
+	"github.com/strata-gateway/strata/service"
+)
+
+// GRPCOptions are the server's transport settings.
+type GRPCOptions struct {
+	// TLS, when set, serves TLS; nil serves plaintext (Kubernetes gRPC probes need plaintext).
+	TLS *tls.Config
+	// MaxRecvMsgBytes bounds one request (images and documents make requests large).
+	MaxRecvMsgBytes int
+	// KeepaliveTime pings idle clients; MaxConnectionAge closes connections this old (with
+	// MaxConnectionAgeGrace for calls in flight) so long-lived clients spread over new replicas.
+	KeepaliveTime, MaxConnectionAge, MaxConnectionAgeGrace time.Duration
+	// DrainDelay is how long health reports NOT_SERVING before the server stops accepting calls,
+	// so load balancers stop sending first; ShutdownTimeout bounds the wait for calls in flight.
+	DrainDelay, ShutdownTimeout time.Duration
+}
+
+// Server is Strata's gRPC server.
+type Server struct {
+	grpc   *grpc.Server
+	health *health.Server
+	opts   GRPCOptions
+	log    *slog.Logger
+}
+
+// healthService is the service name grpc.health.v1 reports for LLMService; "" reports the server.
+const healthService = "strata.v1.LLMService"
+
+// NewGRPC builds the server. Interceptors, outermost first: the call record (so the log line
+// can carry tokens and cost), logging, and panic recovery last.
+func NewGRPC(svc stratav1.LLMServiceServer, opts GRPCOptions, log *slog.Logger) *Server {
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithFieldsFromContext(service.LogFields),
+	}
+	recoverOpts := []recovery.Option{recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic in handler", "panic", p, "stack", string(debug.Stack()))
+		return status.Error(codes.Internal, "internal error")
+	})}
+	serverOpts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(
+			service.RecordUnaryInterceptor,
+			logging.UnaryServerInterceptor(slogAdapter(log), logOpts...),
+			recovery.UnaryServerInterceptor(recoverOpts...),
+		),
+		grpc.ChainStreamInterceptor(
+			service.RecordStreamInterceptor,
+			logging.StreamServerInterceptor(slogAdapter(log), logOpts...),
+			recovery.StreamServerInterceptor(recoverOpts...),
+		),
+		grpc.MaxRecvMsgSize(opts.MaxRecvMsgBytes),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			Time:                  opts.KeepaliveTime,
+			MaxConnectionAge:      opts.MaxConnectionAge,
+			MaxConnectionAgeGrace: opts.MaxConnectionAgeGrace,
+		}),
+		// Clients may ping as often as every 10 s without being told off.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	}
+	if opts.TLS != nil {
+		serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	g := grpc.NewServer(serverOpts...)
+	stratav1.RegisterLLMServiceServer(g, svc)
+	h := health.NewServer()
+	healthpb.RegisterHealthServer(g, h)
+	reflection.Register(g)
+	h.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	h.SetServingStatus(healthService, healthpb.HealthCheckResponse_SERVING)
+	return &Server{grpc: g, health: h, opts: opts, log: log}
+}
+
+// slogAdapter lets go-grpc-middleware's logging interceptor write through slog.
+func slogAdapter(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: health goes NOT_SERVING, the
+// drain delay passes, new calls are refused and calls in flight finish within ShutdownTimeout,
+// after which the rest are cut.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.grpc.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "drain_delay", s.opts.DrainDelay, "timeout", s.opts.ShutdownTimeout)
+	s.health.Shutdown() // every service NOT_SERVING
+	time.Sleep(s.opts.DrainDelay)
+	stopped := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(s.opts.ShutdownTimeout):
+		s.log.Warn("calls still in flight at the shutdown timeout: cutting them")
+		s.grpc.Stop()
+		<-stopped
+	}
+	if err := <-errc; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
