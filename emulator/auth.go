@@ -19,8 +19,9 @@ const amzDateLayout = "20060102T150405Z"
 func (e *Emulator) authenticate(r *http.Request, body []byte) *apiError {
 	authz := r.Header.Get("Authorization")
 	switch {
-	case strings.HasPrefix(authz, "Bearer "):
-		return e.checkBearer(strings.TrimSpace(strings.TrimPrefix(authz, "Bearer ")))
+	case authz == "Bearer" || strings.HasPrefix(authz, "Bearer "):
+		// net/http trims the value, so an empty key arrives as a bare "Bearer".
+		return e.checkBearer(strings.TrimSpace(strings.TrimPrefix(authz, "Bearer")))
 	case strings.HasPrefix(authz, "AWS4-HMAC-SHA256 "):
 		return e.checkSigV4(r, authz, body)
 	case authz == "":

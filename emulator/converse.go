@@ -141,6 +141,7 @@ func (e *Emulator) checkToolConfig(m *catalog.Model, req *converseRequest, t *tu
 			t.tools = append(t.tools, toolDef{name: spec.Name, description: spec.Description, schema: schema})
 			tally.add(countTokens(spec.Name+" "+spec.Description+" "+string(spec.InputSchema.JSON)), spec)
 		case tl.SystemTool != nil:
+			t.serverTools = true
 			tally.add(countTokens(tl.SystemTool.Name), tl.SystemTool)
 		case tl.CachePoint != nil:
 			if err := checkCachePoint(tl.CachePoint, at); err != nil {
@@ -191,6 +192,9 @@ func (e *Emulator) checkMessages(m *catalog.Model, req *converseRequest, t *turn
 		if len(msg.Content) == 0 {
 			return validationf("The content field in the Message object at messages.%d is empty. Add a ContentBlock object to the content field and try again.", i)
 		}
+		if j := blankTextAt(msg); j >= 0 {
+			return validationf("The text field in the ContentBlock object at messages.%d.content.%d is blank. Add text to the text field, and try again.", i, j)
+		}
 		tally.add(tokensPerMessage, msg.Role)
 		var toolUses, toolResults []string
 		for j := range msg.Content {
@@ -211,6 +215,10 @@ func (e *Emulator) checkMessages(m *catalog.Model, req *converseRequest, t *turn
 		}
 		if (len(toolUses) > 0 || len(toolResults) > 0) && req.ToolConfig == nil {
 			return validationf("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
+		}
+		if msg.Role == "assistant" {
+			// A server tool's call and result both sit in the assistant turn that ran it.
+			toolUses = slices.DeleteFunc(toolUses, func(id string) bool { return slices.Contains(toolResults, id) })
 		}
 		if msg.Role == "user" {
 			for _, id := range toolResults {
@@ -238,6 +246,23 @@ func (e *Emulator) checkMessages(m *catalog.Model, req *converseRequest, t *turn
 		return validationf("Expected toolResult blocks at messages.%d.content for the following Ids: %s", len(msgs), strings.Join(pendingToolUses, ", "))
 	}
 	return nil
+}
+
+// blankTextAt returns the index of a message's first whitespace-only text block when no text
+// block of the message has other text, else -1. Bedrock refuses a message whose text is all
+// blank, but accepted {"text": "\n"} beside real text (test_bedrock_cache_write_and_read.yaml).
+func blankTextAt(msg message) int {
+	first := -1
+	for j, b := range msg.Content {
+		switch {
+		case b.Text == nil:
+		case strings.TrimSpace(*b.Text) != "":
+			return -1
+		case first < 0:
+			first = j
+		}
+	}
+	return first
 }
 
 // userText joins the text a user message carries, tool results included.
@@ -268,7 +293,9 @@ var (
 func (e *Emulator) checkBlock(m *catalog.Model, role string, b *contentBlock, at string, tally *tokenTally) *apiError {
 	switch {
 	case b.Text != nil:
-		if strings.TrimSpace(*b.Text) == "" {
+		// Whitespace beside real text is accepted ({"text": "\n"} in test_bedrock_cache_write_and_read.yaml);
+		// a message whose text is all blank is refused by blankTextAt.
+		if *b.Text == "" {
 			return validationf("The text field in the ContentBlock object at %s is blank. Add text to the text field, and try again.", at)
 		}
 		tally.add(countTokens(*b.Text), b.Text)
@@ -298,7 +325,7 @@ func (e *Emulator) checkBlock(m *catalog.Model, role string, b *contentBlock, at
 		}
 		tally.add(countTokens(b.ToolUse.Name+" "+string(b.ToolUse.Input)), b.ToolUse)
 	case b.ToolResult != nil:
-		if role != "user" {
+		if role != "user" && b.ToolResult.Type == "" {
 			return validationf("The toolResult block at %s is only allowed in a user message.", at)
 		}
 		if s := b.ToolResult.Status; s != "" && s != "success" && s != "error" {
@@ -524,7 +551,7 @@ func converseBlocks(blocks []replyBlock) []outputBlock {
 		case blockReasoning:
 			out = append(out, outputBlock{ReasoningContent: &outputReasoning{ReasoningText: &outputReasoningText{Text: b.text(), Signature: b.signature}}})
 		case blockToolUse:
-			out = append(out, outputBlock{ToolUse: &outputToolUse{Input: json.RawMessage(b.text()), Name: b.toolName, ToolUseID: b.toolID}})
+			out = append(out, outputBlock{ToolUse: &outputToolUse{Input: json.RawMessage(b.text()), Name: b.toolName, ToolUseID: b.toolID, Type: b.toolType}})
 		default:
 			text := b.text()
 			out = append(out, outputBlock{Text: &text})
@@ -539,6 +566,10 @@ func converseUsageOf(u tokenUsage) converseUsage {
 		read, write := u.cacheRead, u.cacheWrite
 		cu.CacheReadInputTokenCount, cu.CacheReadInputTokens = &read, &read
 		cu.CacheWriteInputTokenCount, cu.CacheWriteInputTokens = &write, &write
+	}
+	if u.cacheWrite > 0 {
+		// Recorded on every cache write, absent on a read (test_bedrock_cache_messages_with_document_as_last_content.yaml).
+		cu.CacheDetails = []cacheDetail{{InputTokens: u.cacheWrite, TTL: u.cacheTTL}}
 	}
 	return cu
 }

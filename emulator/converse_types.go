@@ -89,6 +89,9 @@ type toolResultBlock struct {
 	ToolUseID string              `json:"toolUseId"`
 	Content   []toolResultContent `json:"content"`
 	Status    string              `json:"status"`
+	// Type names a server tool's result ("nova_code_interpreter_result"), which a caller echoes
+	// back inside the assistant turn that ran the tool (test_bedrock_model_with_code_execution_tool.yaml).
+	Type string `json:"type,omitempty"`
 }
 
 type toolResultContent struct {
@@ -220,17 +223,30 @@ type outputToolUse struct {
 	Input     json.RawMessage `json:"input"`
 	Name      string          `json:"name"`
 	ToolUseID string          `json:"toolUseId"`
+	// Type is "tool_use", or "server_tool_use" for a system tool's call. Recorded on every tool call
+	// of a request that declares a system tool (test_bedrock_model_with_code_execution_tool.yaml),
+	// absent from those of requests that do not (test_bedrock_model_structured_output.yaml).
+	Type string `json:"type,omitempty"`
 }
 
 // converseUsage is TokenUsage. Claude responses, and others when cache points were sent, also carry
 // the legacy *Count duplicates of the cache fields (recorded: test_bedrock_cache_write_and_read.yaml).
 type converseUsage struct {
-	CacheReadInputTokenCount  *int     `json:"cacheReadInputTokenCount,omitempty"`
-	CacheReadInputTokens      *int     `json:"cacheReadInputTokens,omitempty"`
-	CacheWriteInputTokenCount *int     `json:"cacheWriteInputTokenCount,omitempty"`
-	CacheWriteInputTokens     *int     `json:"cacheWriteInputTokens,omitempty"`
-	InputTokens               int      `json:"inputTokens"`
-	OutputTokens              int      `json:"outputTokens"`
-	ServerToolUsage           struct{} `json:"serverToolUsage"`
-	TotalTokens               int      `json:"totalTokens"`
+	// CacheDetails accompanies a cache write, one entry per TTL written, and is absent otherwise
+	// (recorded: test_bedrock_cache_messages_with_document_as_last_content.yaml).
+	CacheDetails              []cacheDetail `json:"cacheDetails,omitempty"`
+	CacheReadInputTokenCount  *int          `json:"cacheReadInputTokenCount,omitempty"`
+	CacheReadInputTokens      *int          `json:"cacheReadInputTokens,omitempty"`
+	CacheWriteInputTokenCount *int          `json:"cacheWriteInputTokenCount,omitempty"`
+	CacheWriteInputTokens     *int          `json:"cacheWriteInputTokens,omitempty"`
+	InputTokens               int           `json:"inputTokens"`
+	OutputTokens              int           `json:"outputTokens"`
+	ServerToolUsage           struct{}      `json:"serverToolUsage"`
+	TotalTokens               int           `json:"totalTokens"`
+}
+
+// cacheDetail is TokenUsage's CacheDetail: the tokens written to the prompt cache with one TTL.
+type cacheDetail struct {
+	InputTokens int    `json:"inputTokens"`
+	TTL         string `json:"ttl"` // "5m" or "1h", as the cache point asked
 }

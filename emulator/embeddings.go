@@ -124,12 +124,12 @@ func (e *Emulator) embedTitan(c *call) (invokeResult, *apiError) {
 		return invokeResult{}, validationf("400 Bad Request: Too many input tokens. Max input tokens: %d, request input token count: %d ", m.ContextWindow, tokens)
 	}
 	vec := e.embedVector(m, *req.InputText, dims)
-	if req.Normalize != nil && !*req.Normalize {
-		// An unnormalized Titan vector keeps the model's own magnitude; any fixed non-unit scale serves.
-		scale := 1 + float64(tokens%7)/3
-		for i := range vec {
-			vec[i] *= scale
-		}
+	// v2 answers a unit vector whatever normalize says: the recording of normalize:false has
+	// |v| = 1.0000000 (TestBedrock.test_titan_v2_with_normalize_false.yaml). v1 has no such option
+	// and never normalizes: its recorded vector has |v| = 18.70, in bfloat16 steps
+	// (TestBedrock.test_titan_v1_minimal.yaml).
+	if !v2 {
+		titanV1Magnitude(e.opts.Seed, *req.InputText, vec)
 	}
 	body := map[string]any{"inputTextTokenCount": tokens}
 	if slices.Contains(types, "float") {
@@ -146,6 +146,17 @@ func (e *Emulator) embedTitan(c *call) (invokeResult, *apiError) {
 		body["embeddingsByType"] = byType
 	}
 	return invokeResult{body: body, usage: tokenUsage{input: tokens}}, nil
+}
+
+// titanV1Magnitude gives a unit vector the length and precision of a Titan v1 embedding: a norm
+// between 16 and 22 that depends on the text (the recording's is 18.70 for "Hello, world!"), each
+// value rounded to bfloat16 as v1's are (0.1416015625, 1.0078125, ...).
+func titanV1Magnitude(seed uint64, text string, v []float64) {
+	scale := 16 + 6*seededRand(seed, []byte("titan-v1-norm"), []byte(text)).Float64()
+	for i, x := range v {
+		bits := math.Float32bits(float32(x * scale))
+		v[i] = float64(math.Float32frombits((bits + 0x8000) &^ 0xffff))
+	}
 }
 
 func binarize(v []float64) []int {

@@ -167,6 +167,8 @@ type call struct {
 	body      []byte
 	fault     *Fault
 	start     time.Time
+	// streamError is the code of the exception frame an injected fault ended the stream with.
+	streamError string
 }
 
 // handlerFunc serves one authenticated, resolved call and returns the error to answer with, if any.
@@ -176,9 +178,14 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) *apiError
 func (e *Emulator) runtime(op string, serve handlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := &call{op: op, requestID: newRequestID(), start: e.now()}
-		outcome := e.handle(w, r, c, serve)
-		e.stats.record(op, outcome)
-		e.log.Debug("emulator request", "op", op, "model", c.modelID, "outcome", outcome, "request_id", c.requestID)
+		// Deferred so a request whose handler panics is counted too: an injected abort panics
+		// with http.ErrAbortHandler to reset the connection.
+		outcome := outcomeAborted
+		defer func() {
+			e.stats.record(op, outcome)
+			e.log.Debug("emulator request", "op", op, "model", c.modelID, "outcome", outcome, "request_id", c.requestID)
+		}()
+		outcome = e.handle(w, r, c, serve)
 	}
 }
 
@@ -217,6 +224,11 @@ func (e *Emulator) handle(w http.ResponseWriter, r *http.Request, c *call, serve
 	if err := serve(w, r, c); err != nil {
 		return fail(err)
 	}
+	if c.streamError != "" {
+		// First: the SDK closes the connection as soon as it reads the exception frame, which
+		// may cancel the request's context before this line.
+		return c.streamError
+	}
 	if r.Context().Err() != nil {
 		return outcomeClientGone
 	}
@@ -237,7 +249,7 @@ func (e *Emulator) resolve(c *call) *apiError {
 		res.Model, _ = e.catalog.Model(id) // New checked every mapping
 	}
 	m := res.Model
-	if (res.Kind == catalog.KindFoundation || res.Kind == catalog.KindFoundationARN) && !m.OnDemand {
+	if (res.Kind == catalog.KindFoundation || res.Kind == catalog.KindFoundationARN) && !m.OnDemand && c.op != OpCountTokens {
 		// The text Bedrock sends, typographic apostrophe included.
 		return validationf("Invocation of model ID %s with on-demand throughput isn\u2019t supported. Retry your request with the ID or ARN of an inference profile that contains this model.", m.ID)
 	}

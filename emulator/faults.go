@@ -78,7 +78,10 @@ func ParseFault(s string) (Fault, error) {
 		case "cut-after":
 			f.CutAfter, err = strconv.Atoi(value)
 		case "abort":
-			f.Abort = value == "" || value == "true"
+			f.Abort = true
+			if value != "" {
+				f.Abort, err = strconv.ParseBool(value)
+			}
 		case "stall":
 			f.Stall, err = time.ParseDuration(value)
 		case "ttft":
@@ -242,13 +245,19 @@ func (s *faultSet) pick(r *http.Request, op, modelID string, body []byte) *Fault
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var picked *Fault
 	for i := range s.faults {
 		f := &s.faults[i]
 		if !f.matches(op, modelID) {
 			continue
 		}
+		// Every fault counts every request it matches, also one an earlier fault took, so
+		// every=N means the Nth matching request whatever the other faults do.
 		s.matched[i]++
 		n := s.matched[i]
+		if picked != nil {
+			continue
+		}
 		if f.Times > 0 && s.fired[i] >= f.Times {
 			continue
 		}
@@ -259,10 +268,10 @@ func (s *faultSet) pick(r *http.Request, op, modelID string, body []byte) *Fault
 			continue
 		}
 		s.fired[i]++
-		picked := *f
-		return &picked
+		p := *f
+		picked = &p
 	}
-	return nil
+	return picked
 }
 
 func (f *Fault) matches(op, modelID string) bool {
@@ -323,7 +332,7 @@ func (e *Emulator) serveFaults(w http.ResponseWriter, r *http.Request) {
 	case http.MethodDelete:
 		e.faults.set(nil)
 	}
-	var out []string
+	out := []string{} // [] rather than null when there are none
 	for _, f := range e.faults.list() {
 		out = append(out, f.String())
 	}

@@ -58,6 +58,9 @@ func (e *Emulator) generate(t *turn) reply {
 			return out
 		}
 		b.toolID, b.toolName = randomID(rng, "tooluse_", 22), tool.name
+		if t.serverTools {
+			b.toolType = "tool_use"
+		}
 		out.blocks = append(out.blocks, b)
 		out.stopReason = "tool_use"
 		return out

@@ -52,13 +52,20 @@ func startEmulator(t testing.TB, opts Options) *testEmulator {
 
 // runtimeClient is a bedrockruntime client for url with static keys and no retries.
 func runtimeClient(url, accessKey, secret string, hc *http.Client) *bedrockruntime.Client {
-	return bedrockruntime.New(bedrockruntime.Options{
+	opts := bedrockruntime.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secret, ""),
 		Retryer:      aws.NopRetryer{},
-		HTTPClient:   hc,
-	})
+	}
+	// Every client sidesteps the SDK's HTTP/1.1 request-body race (see txGuarded); a nil
+	// *http.Client must not reach the SDK's interface, where it would be called and panic.
+	var rt http.RoundTripper = http.DefaultTransport.(*http.Transport).Clone()
+	if hc != nil && hc.Transport != nil {
+		rt = hc.Transport
+	}
+	opts.HTTPClient = txGuarded(rt)
+	return bedrockruntime.New(opts)
 }
 
 func controlClient(url string) *bedrock.Client {

@@ -1,7 +1,11 @@
 package emulator
 
 import (
+	"bytes"
+	"encoding/json"
+	"math"
 	"math/rand/v2"
+	"regexp/syntax"
 	"slices"
 	"strings"
 )
@@ -163,85 +167,111 @@ func (g *schemaValue) object(s map[string]any, depth int) map[string]any {
 }
 
 func (g *schemaValue) array(s map[string]any, name string, depth int) []any {
-	lo, hi := intBound(s, "minItems", 1), intBound(s, "maxItems", 3)
+	// minItems defaults to 1 only where maxItems allows it: "maxItems": 0 means an empty array.
+	hi := intBound(s, "maxItems", 3)
+	lo := intBound(s, "minItems", min(1, hi))
 	if lo > hi {
 		hi = lo
 	}
 	n := lo + g.rng.IntN(hi-lo+1)
 	items, _ := s["items"].(map[string]any)
+	unique, _ := s["uniqueItems"].(bool)
 	out := make([]any, 0, n)
-	for range n {
-		out = append(out, g.value(items, name, depth+1))
-	}
-	if unique, _ := s["uniqueItems"].(bool); unique && len(out) > 1 {
-		// Distinct values are not always possible from an enum; keep one where they collide.
-		dedup := out[:1]
-		for _, v := range out[1:] {
-			if !slices.ContainsFunc(dedup, func(d any) bool { return sameJSON(d, v) }) {
-				dedup = append(dedup, v)
-			}
+	// Under uniqueItems a value equal to one already drawn is drawn again, a bounded number of
+	// times: an enum or a narrow integer range may hold fewer distinct values than n.
+	for tries := 0; len(out) < n && tries < 4*n+8; tries++ {
+		v := g.value(items, name, depth+1)
+		if unique && slices.ContainsFunc(out, func(d any) bool { return sameJSON(d, v) }) {
+			continue
 		}
-		if len(dedup) >= lo {
-			out = dedup
-		}
+		out = append(out, v)
 	}
 	return out
 }
 
+// sameJSON reports whether two generated values are the same JSON value (uniqueItems' equality:
+// 1 and 1.0 are equal, object keys are unordered).
 func sameJSON(a, b any) bool {
-	as, aok := a.(string)
-	bs, bok := b.(string)
-	if aok && bok {
-		return as == bs
-	}
-	return false
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 func (g *schemaValue) integer(s map[string]any) int {
-	lo, hi := numBounds(s, 0, 100)
-	l, h := int(ceil(lo)), int(hi)
+	b := readBounds(s)
+	l, h := 0, 100
+	switch {
+	case b.hasLo && b.hasHi:
+		l, h = intAbove(b.lo, b.loExcl), intBelow(b.hi, b.hiExcl)
+	case b.hasLo:
+		l = intAbove(b.lo, b.loExcl)
+		h = l + 100
+	case b.hasHi:
+		h = intBelow(b.hi, b.hiExcl)
+		l = min(0, h-100)
+	}
 	if h < l {
 		return l
 	}
 	return l + g.rng.IntN(h-l+1)
 }
 
+// intAbove is the least integer allowed by a lower bound; intBelow the greatest below an upper one.
+func intAbove(lo float64, exclusive bool) int {
+	if exclusive {
+		return int(math.Floor(lo)) + 1
+	}
+	return int(math.Ceil(lo))
+}
+
+func intBelow(hi float64, exclusive bool) int {
+	if exclusive {
+		return int(math.Ceil(hi)) - 1
+	}
+	return int(math.Floor(hi))
+}
+
 func (g *schemaValue) number(s map[string]any) float64 {
-	lo, hi := numBounds(s, 0, 100)
-	if hi < lo {
+	b := readBounds(s)
+	lo, hi := 0.0, 100.0
+	switch {
+	case b.hasLo && b.hasHi:
+		lo, hi = b.lo, b.hi
+	case b.hasLo:
+		lo, hi = b.lo, b.lo+100
+	case b.hasHi:
+		lo, hi = min(0, b.hi-100), b.hi
+	}
+	if hi <= lo {
 		return lo
 	}
-	v := lo + g.rng.Float64()*(hi-lo)
-	return float64(int(v*100)) / 100
+	// Strictly inside the range, so exclusive bounds hold too; two decimals, as a model writes
+	// numbers, unless rounding would leave a narrow range.
+	v := lo + (0.05+0.9*g.rng.Float64())*(hi-lo)
+	if r := math.Round(v*100) / 100; r > lo && r < hi {
+		return r
+	}
+	return v
 }
 
-func ceil(f float64) float64 {
-	i := float64(int(f))
-	if i < f {
-		return i + 1
-	}
-	return i
+// bounds are a numeric schema's minimum and maximum, inclusive or exclusive.
+type bounds struct {
+	lo, hi         float64
+	hasLo, hasHi   bool
+	loExcl, hiExcl bool
 }
 
-// numBounds reads minimum/maximum (and their exclusive forms) with defaults that fit inside them.
-func numBounds(s map[string]any, defLo, defHi float64) (float64, float64) {
-	lo, hasLo := s["minimum"].(float64)
-	hi, hasHi := s["maximum"].(float64)
-	if v, ok := s["exclusiveMinimum"].(float64); ok {
-		lo, hasLo = v+1, true
+func readBounds(s map[string]any) bounds {
+	var b bounds
+	b.lo, b.hasLo = s["minimum"].(float64)
+	b.hi, b.hasHi = s["maximum"].(float64)
+	if v, ok := s["exclusiveMinimum"].(float64); ok && (!b.hasLo || v >= b.lo) {
+		b.lo, b.hasLo, b.loExcl = v, true, true
 	}
-	if v, ok := s["exclusiveMaximum"].(float64); ok {
-		hi, hasHi = v-1, true
+	if v, ok := s["exclusiveMaximum"].(float64); ok && (!b.hasHi || v <= b.hi) {
+		b.hi, b.hasHi, b.hiExcl = v, true, true
 	}
-	switch {
-	case !hasLo && !hasHi:
-		return defLo, defHi
-	case !hasLo:
-		return min(defLo, hi-100), hi
-	case !hasHi:
-		return lo, lo + 100
-	}
-	return lo, hi
+	return b
 }
 
 func intBound(s map[string]any, key string, def int) int {
@@ -263,11 +293,27 @@ var stringsByFormat = map[string]string{
 	"hostname":  "example.com",
 	"ipv4":      "192.0.2.1",
 	"ipv6":      "2001:db8::1",
+	"duration":  "PT1H30M",
+	// The rest of JSON Schema's formats, so none falls back to a random word.
+	"uri-reference":         "/resource",
+	"iri":                   "https://example.com/resource",
+	"iri-reference":         "/resource",
+	"idn-email":             "user@example.com",
+	"idn-hostname":          "example.com",
+	"uri-template":          "https://example.com/{id}",
+	"json-pointer":          "/a/b",
+	"relative-json-pointer": "0/a",
+	"regex":                 "^[a-z]+$",
 }
 
 func (g *schemaValue) str(s map[string]any, name string) string {
 	if f, ok := s["format"].(string); ok {
 		if v, ok := stringsByFormat[f]; ok {
+			return v
+		}
+	}
+	if p, ok := s["pattern"].(string); ok {
+		if v, ok := g.fromPattern(p); ok {
 			return v
 		}
 	}
@@ -283,4 +329,74 @@ func (g *schemaValue) str(s map[string]any, name string) string {
 		v = v[:maxLen]
 	}
 	return v
+}
+
+// fromPattern generates a string that the regular expression matches, as a model asked for a
+// currency code or a zip code writes one. It reports false for a pattern Go cannot parse.
+func (g *schemaValue) fromPattern(pattern string) (string, bool) {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return "", false
+	}
+	var b strings.Builder
+	g.regexp(&b, re.Simplify(), 0)
+	return b.String(), true
+}
+
+func (g *schemaValue) regexp(b *strings.Builder, re *syntax.Regexp, depth int) {
+	if depth > 32 {
+		return
+	}
+	repeat := func(lo, hi int) {
+		if hi < 0 || hi > lo+3 {
+			hi = lo + 3
+		}
+		for range lo + g.rng.IntN(hi-lo+1) {
+			g.regexp(b, re.Sub[0], depth+1)
+		}
+	}
+	switch re.Op {
+	case syntax.OpLiteral:
+		b.WriteString(string(re.Rune))
+	case syntax.OpCharClass:
+		b.WriteRune(g.classRune(re.Rune))
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		b.WriteByte('x')
+	case syntax.OpCapture:
+		g.regexp(b, re.Sub[0], depth+1)
+	case syntax.OpStar:
+		repeat(0, 2)
+	case syntax.OpPlus:
+		repeat(1, 3)
+	case syntax.OpQuest:
+		repeat(0, 1)
+	case syntax.OpRepeat:
+		repeat(re.Min, re.Max)
+	case syntax.OpConcat:
+		for _, sub := range re.Sub {
+			g.regexp(b, sub, depth+1)
+		}
+	case syntax.OpAlternate:
+		g.regexp(b, re.Sub[g.rng.IntN(len(re.Sub))], depth+1)
+	}
+	// Anchors, word boundaries and empty matches write nothing.
+}
+
+// classRune picks a rune from a character class's ranges, printable ASCII where the class has any.
+func (g *schemaValue) classRune(ranges []rune) rune {
+	var printable [][2]rune
+	for i := 0; i+1 < len(ranges); i += 2 {
+		lo, hi := max(ranges[i], ' '+1), min(ranges[i+1], '~')
+		if lo <= hi {
+			printable = append(printable, [2]rune{lo, hi})
+		}
+	}
+	if len(printable) == 0 {
+		if len(ranges) == 0 {
+			return 'a'
+		}
+		return ranges[0]
+	}
+	r := printable[g.rng.IntN(len(printable))]
+	return r[0] + rune(g.rng.IntN(int(r[1]-r[0]+1)))
 }

@@ -22,10 +22,13 @@ import (
 // Server is an emulator listening on a TCP address.
 type Server struct {
 	// URL is the endpoint to give an SDK as its BaseEndpoint: http://127.0.0.1:PORT, or https://.
-	URL  string
-	srv  *http.Server
-	ln   net.Listener
-	done chan error
+	URL string
+	srv *http.Server
+	ln  net.Listener
+	// done closes when Serve returns, after serveErr is set; closing (not sending) lets Shutdown
+	// and Close both be called, in any order and more than once.
+	done     chan struct{}
+	serveErr error
 }
 
 // Listen starts serving h on addr (host:port; port 0 picks a free one). With tlsConfig it serves
@@ -43,6 +46,10 @@ func Listen(addr string, h http.Handler, tlsConfig *tls.Config) (*Server, error)
 	if tlsConfig == nil {
 		protocols.SetUnencryptedHTTP2(true)
 		scheme = "http"
+	} else {
+		// http.Server edits its TLSConfig (NextProtos for HTTP/2), so it gets its own copy: one
+		// config may serve several emulators.
+		tlsConfig = tlsConfig.Clone()
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -52,7 +59,7 @@ func Listen(addr string, h http.Handler, tlsConfig *tls.Config) (*Server, error)
 		IdleTimeout:       2 * time.Minute,
 		// No write timeout: a stream under a slow latency model may rightly take minutes.
 	}
-	s := &Server{URL: scheme + "://" + ln.Addr().String(), srv: srv, ln: ln, done: make(chan error, 1)}
+	s := &Server{URL: scheme + "://" + ln.Addr().String(), srv: srv, ln: ln, done: make(chan struct{})}
 	go func() {
 		var err error
 		if tlsConfig != nil {
@@ -63,7 +70,8 @@ func Listen(addr string, h http.Handler, tlsConfig *tls.Config) (*Server, error)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
-		s.done <- err
+		s.serveErr = err
+		close(s.done)
 	}()
 	return s, nil
 }
@@ -78,8 +86,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err != nil {
 		_ = s.srv.Close()
 	}
-	if serveErr := <-s.done; serveErr != nil && err == nil {
-		err = serveErr
+	<-s.done
+	if s.serveErr != nil && err == nil {
+		err = s.serveErr
 	}
 	return err
 }

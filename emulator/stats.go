@@ -12,12 +12,15 @@ const (
 	outcomeOK = "ok"
 	// outcomeClientGone counts requests whose client disconnected before the answer was complete.
 	outcomeClientGone = "client_gone"
+	// outcomeAborted counts requests whose connection the emulator reset (an abort fault).
+	outcomeAborted = "aborted"
 )
 
 // Stats counts the requests an emulator served.
 type Stats struct {
 	// Requests maps an operation (OpConverse, ...) to its outcomes ("ok", an error code such as
-	// ThrottlingException, or "client_gone") and their counts.
+	// ThrottlingException, also when sent mid-stream, "client_gone", or "aborted" for a connection
+	// reset by an abort fault) and their counts.
 	Requests map[string]map[string]int64 `json:"requests"`
 	// ClientGone counts requests, of every operation, whose client went away mid-answer.
 	ClientGone int64 `json:"client_gone"`

@@ -25,6 +25,7 @@ type eventWriter struct {
 	w     http.ResponseWriter
 	rc    *http.ResponseController
 	enc   *eventstream.Encoder
+	call  *call
 	fault *Fault
 	sent  int
 	// pace is the wait before the next content event, set by the latency model.
@@ -35,7 +36,7 @@ func (e *Emulator) newEventWriter(w http.ResponseWriter, r *http.Request, c *cal
 	h := w.Header()
 	h.Set("Content-Type", "application/vnd.amazon.eventstream")
 	h["x-amzn-RequestId"] = []string{c.requestID}
-	return &eventWriter{ctx: r.Context(), w: w, rc: http.NewResponseController(w), enc: eventstream.NewEncoder(), fault: c.fault}
+	return &eventWriter{ctx: r.Context(), w: w, rc: http.NewResponseController(w), enc: eventstream.NewEncoder(), call: c, fault: c.fault}
 }
 
 // start sends the status line and headers.
@@ -69,6 +70,7 @@ func (ew *eventWriter) beforeEvent() error {
 			panic(http.ErrAbortHandler)
 		}
 		if apiErr := f.streamError(); apiErr != nil {
+			ew.call.streamError = apiErr.code // counted in Stats under its code
 			_ = ew.exception(apiErr)
 		}
 		return errStreamCut
@@ -191,7 +193,11 @@ func (e *Emulator) writeConverseEvents(ew *eventWriter, pace *pacer, req *conver
 	for i := range rep.blocks {
 		b := &rep.blocks[i]
 		if b.kind == blockToolUse {
-			start := map[string]any{"toolUse": map[string]any{"name": b.toolName, "toolUseId": b.toolID}}
+			tu := map[string]any{"name": b.toolName, "toolUseId": b.toolID}
+			if b.toolType != "" {
+				tu["type"] = b.toolType
+			}
+			start := map[string]any{"toolUse": tu}
 			if err := ew.event("contentBlockStart", map[string]any{"contentBlockIndex": i, "start": start}); err != nil {
 				return err
 			}

@@ -30,6 +30,8 @@ type turn struct {
 	choice              choiceKind
 	forcedTool          string
 	reasoning           reasoningMode
+	// serverTools is true when the request declares a system tool (toolConfig.tools[].systemTool).
+	serverTools bool
 	// jsonSchema, when set, makes the reply a JSON text that validates against it.
 	jsonSchema map[string]any
 }
@@ -112,6 +114,8 @@ type replyBlock struct {
 	signature string
 	toolID    string
 	toolName  string
+	// toolType is "tool_use" when the request declared a system tool, else empty.
+	toolType string
 }
 
 func (b *replyBlock) text() string { return strings.Join(b.pieces, "") }
@@ -120,6 +124,8 @@ type tokenUsage struct {
 	input, output, cacheRead, cacheWrite int
 	// cacheReported is true where the response carries the cache fields.
 	cacheReported bool
+	// cacheTTL is the TTL ("5m" or "1h") of the cache point a cache write wrote.
+	cacheTTL string
 }
 
 func (u tokenUsage) total() int { return u.input + u.output + u.cacheRead + u.cacheWrite }
@@ -171,7 +177,9 @@ func minCacheTokens(m *catalog.Model) int {
 // settleCache turns a cache request into cache-read or cache-write tokens.
 func (e *Emulator) settleCache(t *turn) tokenUsage {
 	u := tokenUsage{input: t.inputTokens}
-	if t.model.Family == catalog.FamilyClaude || (t.cache.requested && t.model.CachePoints) {
+	// Claude models that cache report the cache fields on every answer, others only when asked to
+	// cache; a model without prompt caching never does (anthropic.claude-v2: test_text_document_url_input.yaml).
+	if t.model.CachePoints && (t.model.Family == catalog.FamilyClaude || t.cache.requested) {
 		u.cacheReported = true
 	}
 	if !t.cache.requested || !t.model.CachePoints || t.cache.tokens < minCacheTokens(t.model) {
@@ -181,7 +189,10 @@ func (e *Emulator) settleCache(t *turn) tokenUsage {
 	if e.prompts.lookup(key, t.cache.ttl, e.now()) {
 		u.cacheRead = t.cache.tokens
 	} else {
-		u.cacheWrite = t.cache.tokens
+		u.cacheWrite, u.cacheTTL = t.cache.tokens, "5m"
+		if t.cache.ttl == time.Hour {
+			u.cacheTTL = "1h"
+		}
 	}
 	u.input -= t.cache.tokens
 	return u
