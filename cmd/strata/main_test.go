@@ -25,7 +25,7 @@ func TestRun(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), tt.args, func(string) string { return "" }, &stdout, &stderr)
+			err := run(context.Background(), tt.args, map[string]string{}, &stdout, &stderr)
 			switch {
 			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
 				t.Fatalf("run(%q) error = %v, want it to mention %q", tt.args, err, tt.wantErr)

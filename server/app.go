@@ -1,0 +1,215 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/strata-gateway/strata/backend"
+	"github.com/strata-gateway/strata/backend/bedrock"
+	"github.com/strata-gateway/strata/catalog"
+	"github.com/strata-gateway/strata/config"
+	"github.com/strata-gateway/strata/emulator"
+	"github.com/strata-gateway/strata/service"
+)
+
+// Backend kinds `strata serve --backend` takes.
+const (
+	BackendBedrock  = "bedrock"
+	BackendEmulator = "emulator"
+)
+
+// Demo credentials `--backend emulator` signs with (and its emulator verifies), so the full SigV4
+// path runs without any AWS setup.
+const (
+	demoAccessKeyID     = "AKIDSTRATADEMO"
+	demoSecretAccessKey = "strata-demo-secret"
+)
+
+// stack is everything a running Strata holds, built from the configuration.
+type stack struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	catalog  *catalog.Catalog
+	backend  backend.Backend
+	service  *service.Service
+	health   *service.HealthChecker
+	emulator *emulator.Server
+}
+
+// close releases what the stack opened.
+func (s *stack) close(ctx context.Context) {
+	if s.emulator != nil {
+		_ = s.emulator.Shutdown(ctx)
+	}
+}
+
+// newLogger builds the process logger from the configuration: JSON (or text) on w.
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Server.LogLevel}
+	if cfg.Server.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// build wires configuration into a backend and a service. With backendKind "emulator" it starts
+// the Bedrock emulator on a loopback port and points the real adapter at it, so only AWS is
+// replaced: SigV4, the wire protocol and the adapter all run as in production.
+func build(ctx context.Context, cfg *config.Config, backendKind string, log *slog.Logger) (*stack, error) {
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration", "warning", w)
+	}
+	cat, err := catalog.Load()
+	if err != nil {
+		return nil, err
+	}
+	routes := make([]service.RouteConfig, 0, len(cfg.LLM.ModelMap))
+	for _, r := range cfg.LLM.ModelMap {
+		routes = append(routes, service.RouteConfig(r))
+	}
+	temperature := cfg.LLM.Temperature
+	router, warnings, err := service.NewRouter(cat, service.RouterConfig{
+		ChatModel:       cfg.LLM.ChatModel,
+		EmbeddingModel:  cfg.LLM.EmbeddingModel,
+		Temperature:     &temperature,
+		MaxTokens:       cfg.LLM.MaxTokens,
+		ReasoningEffort: cfg.LLM.ReasoningEffort,
+		Routes:          routes,
+		Region:          cfg.AWS.Region,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resolve models: %w", err)
+	}
+	for _, w := range warnings {
+		log.Warn("configuration", "warning", w)
+	}
+	st := &stack{cfg: cfg, log: log, catalog: cat}
+	opts := bedrock.Options{
+		Region:   cfg.AWS.Region,
+		Endpoint: cfg.AWS.APIBase,
+		HTTPClient: bedrock.NewHTTPClient(bedrock.PoolOptions{
+			MaxIdleConnsPerHost: cfg.Pool.MaxIdleConnsPerHost,
+			IdleConnTimeout:     cfg.Pool.IdleConnTimeout,
+			DialTimeout:         cfg.Pool.DialTimeout,
+			KeepAlive:           cfg.Pool.KeepAlive,
+		}),
+		Catalog: cat,
+		ReasoningBudgets: map[backend.Effort]int{
+			backend.EffortLow:    cfg.LLM.ReasoningBudgetLow,
+			backend.EffortMedium: cfg.LLM.ReasoningBudgetMedium,
+			backend.EffortHigh:   cfg.LLM.ReasoningBudgetHigh,
+		},
+		EmbedConcurrency: cfg.Pool.EmbedConcurrency,
+		Logger:           log,
+	}
+	var credentialsCheck func(context.Context) error
+	switch backendKind {
+	case BackendEmulator:
+		emu, err := emulator.New(emulator.Options{Catalog: cat, AccessKeyID: demoAccessKeyID, SecretAccessKey: demoSecretAccessKey, Region: cfg.AWS.Region, Logger: log.With("component", "emulator")})
+		if err != nil {
+			return nil, err
+		}
+		if st.emulator, err = emulator.Listen("127.0.0.1:0", emu, nil); err != nil {
+			return nil, err
+		}
+		log.Info("bedrock emulator started in-process", "url", st.emulator.URL)
+		opts.Endpoint = st.emulator.URL
+		opts.Credentials = credentials.NewStaticCredentialsProvider(demoAccessKeyID, demoSecretAccessKey, "")
+	case BackendBedrock:
+		if key := cfg.AWS.APIKey.Value(); key != "" {
+			opts.BearerToken = key
+			break
+		}
+		provider, region, err := bedrock.LoadCredentials(ctx, bedrock.CredentialOptions{
+			Region:               cfg.AWS.Region,
+			AccessKeyID:          cfg.AWS.AccessKeyID,
+			SecretAccessKey:      cfg.AWS.SecretAccessKey.Value(),
+			SessionToken:         cfg.AWS.SessionToken.Value(),
+			Profile:              cfg.AWS.Profile,
+			RoleARN:              cfg.AWS.RoleARN,
+			SessionName:          cfg.AWS.RoleSessionName,
+			ExternalID:           cfg.AWS.ExternalID,
+			WebIdentityTokenFile: cfg.AWS.WebIdentityTokenFile,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("aws credentials: %w", err)
+		}
+		opts.Credentials, opts.Region = provider, region
+		credentialsCheck = func(ctx context.Context) error {
+			_, err := provider.Retrieve(ctx)
+			return err
+		}
+	default:
+		return nil, fmt.Errorf("--backend %q: want %s or %s", backendKind, BackendBedrock, BackendEmulator)
+	}
+	be, err := bedrock.New(opts)
+	if err != nil {
+		st.close(ctx)
+		return nil, err
+	}
+	st.backend = be
+	st.health = &service.HealthChecker{
+		Backend:     be,
+		Router:      router,
+		Region:      opts.Region,
+		Credentials: credentialsCheck,
+		Warnings:    append(append([]string(nil), cfg.Warnings...), warnings...),
+		Timeout:     10 * time.Second,
+	}
+	st.service, err = service.New(service.Options{
+		Backend:       be,
+		Router:        router,
+		Catalog:       cat,
+		Region:        opts.Region,
+		Retry:         service.RetryPolicy{MaxAttempts: cfg.LLM.MaxRetry, BaseWait: cfg.LLM.RetryWait, MaxWait: cfg.LLM.RetryMaxWait},
+		EmbedMaxBatch: cfg.LLM.EmbeddingMaxStrNum,
+		LogContent:    cfg.LLM.LogChatContent,
+		Logger:        log,
+		Health:        st.health,
+	})
+	if err != nil {
+		st.close(ctx)
+		return nil, err
+	}
+	return st, nil
+}
+
+// grpcOptions turns the server settings into the gRPC server's options.
+func grpcOptions(cfg *config.Config) (GRPCOptions, error) {
+	o := GRPCOptions{
+		MaxRecvMsgBytes:       cfg.Server.MaxRecvMsgBytes,
+		KeepaliveTime:         cfg.Server.KeepaliveTime,
+		MaxConnectionAge:      cfg.Server.MaxConnectionAge,
+		MaxConnectionAgeGrace: cfg.Server.MaxConnectionAgeGrace,
+		DrainDelay:            cfg.Server.ShutdownDrainDelay,
+		ShutdownTimeout:       cfg.Server.ShutdownTimeout,
+	}
+	if cfg.Server.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey)
+		if err != nil {
+			return o, fmt.Errorf("STRATA_TLS_CERT/STRATA_TLS_KEY: %w", err)
+		}
+		o.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return o, nil
+}
+
+// listen opens the server's listener; a bare port means all interfaces.
+func listen(addr string) (net.Listener, error) {
+	if !strings.Contains(addr, ":") {
+		addr = ":" + addr
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
