@@ -17,7 +17,8 @@ type RouteConfig struct {
 	// Temperature and MaxTokens, when set, override the global defaults for this route.
 	Temperature *float64
 	MaxTokens   *int
-	// ReasoningEffort is low, medium or high; anything else is off.
+	// ReasoningEffort is low, medium or high; anything else is off. It is the effort in force for
+	// the route: the config package fills in the global REASONING_EFFORT for entries that set none.
 	ReasoningEffort string
 	// ReasoningBudget, when positive, is the Claude thinking budget for this route.
 	ReasoningBudget int
@@ -87,16 +88,12 @@ func NewRouter(cat *catalog.Catalog, cfg RouterConfig) (*Router, []string, error
 	}
 	r.embedding = resolve("EMBEDDING_MODEL", cfg.EmbeddingModel)
 	for _, rc := range cfg.Routes {
-		effort := parseEffort(rc.ReasoningEffort)
-		if strings.TrimSpace(rc.ReasoningEffort) == "" {
-			effort = r.chat.Effort // the entry says nothing: the global setting applies
-		}
 		r.routes = append(r.routes, Route{
 			Key:             rc.Key,
 			Model:           resolve(fmt.Sprintf("CHAT_MODEL_MAP[%q].model", rc.Key), rc.Model),
 			Temperature:     rc.Temperature,
 			MaxTokens:       rc.MaxTokens,
-			Effort:          effort,
+			Effort:          parseEffort(rc.ReasoningEffort),
 			ReasoningBudget: rc.ReasoningBudget,
 		})
 	}

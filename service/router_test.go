@@ -30,7 +30,7 @@ func TestRouterMatch(t *testing.T) {
 		Routes: []RouteConfig{
 			// Order matters: "coder" is tried before "code", as written.
 			{Key: "coder", Model: "anthropic/claude-sonnet-4-5-20250929", Temperature: ptr(0.2), MaxTokens: ptr(2048), ReasoningEffort: "high"},
-			{Key: "code", Model: "bedrock/converse/us.amazon.nova-pro-v1:0"},
+			{Key: "code", Model: "bedrock/converse/us.amazon.nova-pro-v1:0", ReasoningEffort: "low"},
 			{Key: "embed", Model: "cohere.embed-v4:0"},
 			{Key: "plain", Model: "us.amazon.nova-lite-v1:0", ReasoningEffort: "turbo"},
 		},
@@ -53,7 +53,7 @@ func TestRouterMatch(t *testing.T) {
 	}{
 		{tag: "", wantKey: "default", wantModel: "us.amazon.nova-micro-v1:0", wantTemp: ptr(0.5), wantEffort: backend.EffortLow},
 		{tag: "proposal.coder.v2", wantKey: "coder", wantModel: "us.anthropic.claude-sonnet-4-5-20250929-v1:0", wantTemp: ptr(0.2), wantMax: ptr(2048), wantEffort: backend.EffortHigh},
-		// "code" matches as a substring; its unset values fall back to the globals.
+		// "code" matches as a substring; its unset temperature falls back to the global.
 		{tag: "runner.code_fix", wantKey: "code", wantModel: "us.amazon.nova-pro-v1:0", wantTemp: ptr(0.5), wantEffort: backend.EffortLow},
 		// An effort other than low/medium/high is off.
 		{tag: "plain", wantKey: "plain", wantModel: "us.amazon.nova-lite-v1:0", wantTemp: ptr(0.5), wantEffort: backend.EffortNone},
