@@ -41,13 +41,15 @@ type stack struct {
 	backend  backend.Backend
 	service  *service.Service
 	health   *service.HealthChecker
-	emulator *emulator.Server
+	// emulator and emulatorServer are set with --backend emulator.
+	emulator       *emulator.Emulator
+	emulatorServer *emulator.Server
 }
 
 // close releases what the stack opened.
 func (s *stack) close(ctx context.Context) {
-	if s.emulator != nil {
-		_ = s.emulator.Shutdown(ctx)
+	if s.emulatorServer != nil {
+		_ = s.emulatorServer.Shutdown(ctx)
 	}
 }
 
@@ -113,15 +115,14 @@ func build(ctx context.Context, cfg *config.Config, backendKind string, log *slo
 	var credentialsCheck func(context.Context) error
 	switch backendKind {
 	case BackendEmulator:
-		emu, err := emulator.New(emulator.Options{Catalog: cat, AccessKeyID: demoAccessKeyID, SecretAccessKey: demoSecretAccessKey, Region: cfg.AWS.Region, Logger: log.With("component", "emulator")})
-		if err != nil {
+		if st.emulator, err = emulator.New(emulator.Options{Catalog: cat, AccessKeyID: demoAccessKeyID, SecretAccessKey: demoSecretAccessKey, Region: cfg.AWS.Region, Logger: log.With("component", "emulator")}); err != nil {
 			return nil, err
 		}
-		if st.emulator, err = emulator.Listen("127.0.0.1:0", emu, nil); err != nil {
+		if st.emulatorServer, err = emulator.Listen("127.0.0.1:0", st.emulator, nil); err != nil {
 			return nil, err
 		}
-		log.Info("bedrock emulator started in-process", "url", st.emulator.URL)
-		opts.Endpoint = st.emulator.URL
+		log.Info("bedrock emulator started in-process", "url", st.emulatorServer.URL)
+		opts.Endpoint = st.emulatorServer.URL
 		opts.Credentials = credentials.NewStaticCredentialsProvider(demoAccessKeyID, demoSecretAccessKey, "")
 	case BackendBedrock:
 		if key := cfg.AWS.APIKey.Value(); key != "" {
