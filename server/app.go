@@ -35,12 +35,12 @@ const (
 
 // stack is everything a running Strata holds, built from the configuration.
 type stack struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	catalog  *catalog.Catalog
-	backend  backend.Backend
-	service  *service.Service
-	health   *service.HealthChecker
+	cfg     *config.Config
+	log     *slog.Logger
+	catalog *catalog.Catalog
+	backend backend.Backend
+	service *service.Service
+	health  *service.HealthChecker
 	// emulator and emulatorServer are set with --backend emulator.
 	emulator       *emulator.Emulator
 	emulatorServer *emulator.Server
@@ -166,15 +166,16 @@ func build(ctx context.Context, cfg *config.Config, backendKind string, log *slo
 		Timeout:     10 * time.Second,
 	}
 	st.service, err = service.New(service.Options{
-		Backend:       be,
-		Router:        router,
-		Catalog:       cat,
-		Region:        opts.Region,
-		Retry:         service.RetryPolicy{MaxAttempts: cfg.LLM.MaxRetry, BaseWait: cfg.LLM.RetryWait, MaxWait: cfg.LLM.RetryMaxWait},
-		EmbedMaxBatch: cfg.LLM.EmbeddingMaxStrNum,
-		LogContent:    cfg.LLM.LogChatContent,
-		Logger:        log,
-		Health:        st.health,
+		Backend:         be,
+		Router:          router,
+		Catalog:         cat,
+		Region:          opts.Region,
+		Retry:           service.RetryPolicy{MaxAttempts: cfg.LLM.MaxRetry, BaseWait: cfg.LLM.RetryWait, MaxWait: cfg.LLM.RetryMaxWait},
+		EmbedMaxBatch:   cfg.LLM.EmbeddingMaxStrNum,
+		UpstreamTimeout: cfg.Pool.UpstreamTimeout,
+		LogContent:      cfg.LLM.LogChatContent,
+		Logger:          log,
+		Health:          st.health,
 	})
 	if err != nil {
 		st.close(ctx)
@@ -188,6 +189,7 @@ func grpcOptions(cfg *config.Config) (GRPCOptions, error) {
 	o := GRPCOptions{
 		MaxRecvMsgBytes:       cfg.Server.MaxRecvMsgBytes,
 		KeepaliveTime:         cfg.Server.KeepaliveTime,
+		KeepaliveTimeout:      cfg.Server.KeepaliveTimeout,
 		MaxConnectionAge:      cfg.Server.MaxConnectionAge,
 		MaxConnectionAgeGrace: cfg.Server.MaxConnectionAgeGrace,
 		DrainDelay:            cfg.Server.ShutdownDrainDelay,

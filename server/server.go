@@ -37,7 +37,7 @@ type GRPCOptions struct {
 	MaxRecvMsgBytes int
 	// KeepaliveTime pings idle clients; MaxConnectionAge closes connections this old (with
 	// MaxConnectionAgeGrace for calls in flight) so long-lived clients spread over new replicas.
-	KeepaliveTime, MaxConnectionAge, MaxConnectionAgeGrace time.Duration
+	KeepaliveTime, KeepaliveTimeout, MaxConnectionAge, MaxConnectionAgeGrace time.Duration
 	// DrainDelay is how long health reports NOT_SERVING before the server stops accepting calls,
 	// so load balancers stop sending first; ShutdownTimeout bounds the wait for calls in flight.
 	DrainDelay, ShutdownTimeout time.Duration
@@ -79,6 +79,7 @@ func NewGRPC(svc stratav1.LLMServiceServer, opts GRPCOptions, log *slog.Logger) 
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time:                  opts.KeepaliveTime,
+			Timeout:               opts.KeepaliveTimeout,
 			MaxConnectionAge:      opts.MaxConnectionAge,
 			MaxConnectionAgeGrace: opts.MaxConnectionAgeGrace,
 		}),

@@ -26,6 +26,9 @@ type Options struct {
 	// Region is where Bedrock calls go; it appears in error messages and details.
 	Region string
 	Retry  RetryPolicy
+	// UpstreamTimeout caps one upstream attempt, a whole stream included, whatever the caller's
+	// deadline (STRATA_UPSTREAM_TIMEOUT); zero means no cap.
+	UpstreamTimeout time.Duration
 	// EmbedMaxBatch caps the texts per upstream call for batching models (EMBEDDING_MAX_STR_NUM).
 	EmbedMaxBatch int
 	// LogContent logs prompts and replies (LOG_LLM_CHAT_CONTENT); off by default, as they may hold secrets.
@@ -103,6 +106,14 @@ func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) 
 	return &preparedChat{route: rt, req: br}, nil
 }
 
+// upstreamContext bounds one upstream attempt by UpstreamTimeout.
+func (s *Service) upstreamContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.opts.UpstreamTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, s.opts.UpstreamTimeout)
+}
+
 // cost prices usage at the model's list price; unknown models cost 0 (and were warned about).
 func cost(m *catalog.Model, u backend.Usage) float64 {
 	if m == nil {
@@ -133,6 +144,8 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 	rec := s.record(ctx, req.GetTag(), p)
 	var resp *backend.ChatResponse
 	attempts, err := s.opts.Retry.do(ctx, func(ctx context.Context) error {
+		ctx, cancel := s.upstreamContext(ctx)
+		defer cancel()
 		r, err := s.opts.Backend.Chat(ctx, p.req)
 		resp = r
 		return err
@@ -171,25 +184,30 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 	}
 	rec := s.record(ctx, req.GetTag(), p)
 	var (
-		up    backend.Stream
-		first backend.Event
+		up         backend.Stream
+		first      backend.Event
+		stopStream context.CancelFunc = func() {}
 	)
 	attempts, err := s.opts.Retry.do(ctx, func(ctx context.Context) error {
+		ctx, cancel := s.upstreamContext(ctx)
 		st, err := s.opts.Backend.ChatStream(ctx, p.req)
 		if err != nil {
+			cancel()
 			return err
 		}
 		ev, err := st.Recv()
 		if err != nil {
 			_ = st.Close()
+			cancel()
 			if errors.Is(err, io.EOF) {
 				return &backend.Error{Kind: backend.KindTruncated, Model: p.req.ModelID, Message: "the stream ended before any event"}
 			}
 			return err
 		}
-		up, first = st, ev
+		up, first, stopStream = st, ev, cancel
 		return nil
 	})
+	defer stopStream()
 	rec.attempts = int32(attempts)
 	if err != nil {
 		return toStatus(ctx, err, s.opts.Region)
@@ -272,6 +290,8 @@ func (s *Service) Embed(ctx context.Context, req *stratav1.EmbedRequest) (*strat
 	}
 	var resp *backend.EmbedResponse
 	attempts, err := s.opts.Retry.do(ctx, func(ctx context.Context) error {
+		ctx, cancel := s.upstreamContext(ctx)
+		defer cancel()
 		r, err := s.opts.Backend.Embed(ctx, breq)
 		resp = r
 		return err
