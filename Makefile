@@ -2,7 +2,7 @@
 # Tools are pinned in tools/go.mod (buf, protoc-gen-go-grpc, grpcurl) and go.mod (protoc-gen-go).
 BUF := go tool -modfile=tools/go.mod buf
 
-.PHONY: all build test lint fmt generate generate-check ci interop run-emulator
+.PHONY: all build test lint fmt generate generate-check ci interop tools run-emulator
 
 all: lint test build
 
@@ -30,6 +30,9 @@ fmt: ## format the code
 
 interop: build ## drive the emulator with clients nobody here wrote (AWS SDK for JavaScript v3)
 	cd interop/js && npm ci --no-audit --no-fund && STRATA_BIN=$(CURDIR)/bin/strata node --test
+
+tools: ## install the pinned grpcurl and buf into bin/
+	GOBIN=$(CURDIR)/bin go install -modfile=tools/go.mod github.com/fullstorydev/grpcurl/cmd/grpcurl github.com/bufbuild/buf/cmd/buf
 
 ci: ## what CI runs
 	bash .ci/run
