@@ -1,0 +1,383 @@
+package bedrock
+
+import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+
+	"github.com/strata-gateway/strata/backend"
+)
+
+var weatherTool = backend.Tool{
+	Name:        "get_weather",
+	Description: "The weather in a city",
+	Schema: map[string]any{
+		"type":       "object",
+		"properties": map[string]any{"city": map[string]any{"type": "string"}, "days": map[string]any{"type": "integer"}},
+		"required":   []any{"city"},
+	},
+}
+
+func TestChatText(t *testing.T) {
+	h := newHarness(t, nil)
+	tests := []struct {
+		name string
+		req  backend.ChatRequest
+		want backend.StopReason
+	}{
+		{"nova", backend.ChatRequest{ModelID: novaMicro, Messages: []backend.Message{userText("say hello")}}, backend.StopEndTurn},
+		{"claude with system, inference and metadata", backend.ChatRequest{
+			ModelID: claudeHaiku, System: []string{"Be brief.", " "}, Messages: []backend.Message{userText("say hello")},
+			MaxTokens: ptr(200), Temperature: ptr(0.2), TopP: ptr(0.9), Stop: []string{"\n\nHuman:"},
+			Metadata: map[string]string{"tenant": "t1"},
+		}, backend.StopEndTurn},
+		{"max tokens", backend.ChatRequest{ModelID: novaMicro, Messages: []backend.Message{userText("say a lot")}, MaxTokens: ptr(3)}, backend.StopMaxTokens},
+		{"multi-turn", backend.ChatRequest{ModelID: novaMicro, Messages: []backend.Message{
+			userText("hi"),
+			{Role: backend.RoleAssistant, Parts: []backend.Part{{Kind: backend.PartText, Text: "hello"}}},
+			userText("again"),
+		}}, backend.StopEndTurn},
+		{"image and document", backend.ChatRequest{ModelID: novaMicro, Messages: []backend.Message{{Role: backend.RoleUser, Parts: []backend.Part{
+			{Kind: backend.PartText, Text: "read this"},
+			{Kind: backend.PartDocument, Format: "txt", Name: "notes.txt", Data: []byte("hello")},
+		}}}}, backend.StopEndTurn},
+		{"image", backend.ChatRequest{ModelID: claudeHaiku, Messages: []backend.Message{{Role: backend.RoleUser, Parts: []backend.Part{
+			{Kind: backend.PartText, Text: "look"},
+			{Kind: backend.PartImage, Format: "PNG", Data: []byte("\x89PNG\r\n\x1a\n")},
+		}}}}, backend.StopEndTurn},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := h.b.Chat(callCtx(t), &tt.req)
+			if err != nil {
+				t.Fatalf("Chat: %v", err)
+			}
+			if resp.StopReason != tt.want {
+				t.Errorf("stop reason %q, want %q", resp.StopReason, tt.want)
+			}
+			if textOf(resp.Parts) == "" && tt.want != backend.StopMaxTokens {
+				t.Errorf("no text in %+v", resp.Parts)
+			}
+			if resp.Usage.Input <= 0 || resp.Usage.Output <= 0 {
+				t.Errorf("usage %+v, want input and output tokens", resp.Usage)
+			}
+			if len(resp.Warnings) != 0 {
+				t.Errorf("warnings %q, want none", resp.Warnings)
+			}
+		})
+	}
+}
+
+func TestChatTools(t *testing.T) {
+	h := newHarness(t, nil)
+	tests := []struct {
+		name        string
+		model       string
+		choice      backend.ToolChoice
+		wantCall    bool
+		wantWarning string
+	}{
+		{"auto", novaMicro, backend.ToolChoice{}, true, ""},
+		{"any", claudeHaiku, backend.ToolChoice{Mode: backend.ToolChoiceAny}, true, ""},
+		{"named", claudeHaiku, backend.ToolChoice{Mode: backend.ToolChoiceTool, Name: "get_weather"}, true, ""},
+		// Bedrock has no "none": the tools are not sent, so the model cannot call one.
+		{"none", novaMicro, backend.ToolChoice{Mode: backend.ToolChoiceNone}, false, "tool choice none"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := h.b.Chat(callCtx(t), &backend.ChatRequest{
+				ModelID: tt.model, Messages: []backend.Message{userText("what is the weather in Paris? use get_weather")},
+				Tools: []backend.Tool{weatherTool}, ToolChoice: tt.choice,
+			})
+			if err != nil {
+				t.Fatalf("Chat: %v", err)
+			}
+			calls := partsOfKind(resp.Parts, backend.PartToolCall)
+			if !tt.wantCall {
+				if len(calls) != 0 || resp.StopReason != backend.StopEndTurn {
+					t.Fatalf("tool calls %+v, stop %q: want a plain answer", calls, resp.StopReason)
+				}
+			} else {
+				if len(calls) != 1 || resp.StopReason != backend.StopToolUse {
+					t.Fatalf("tool calls %+v, stop %q: want one call and tool_use", calls, resp.StopReason)
+				}
+				tc := calls[0].ToolCall
+				if tc.Name != "get_weather" || tc.ID == "" {
+					t.Errorf("call %+v", tc)
+				}
+				if _, ok := tc.Arguments["city"].(string); !ok {
+					t.Errorf("arguments %#v: want a string city", tc.Arguments)
+				}
+				if d, ok := tc.Arguments["days"]; ok {
+					if _, isFloat := d.(float64); !isFloat {
+						t.Errorf("days is %T, want float64 (plain JSON numbers, never SDK document types)", d)
+					}
+				}
+			}
+			if got := strings.Join(resp.Warnings, "; "); !strings.Contains(got, tt.wantWarning) || (tt.wantWarning == "" && got != "") {
+				t.Errorf("warnings %q, want %q", got, tt.wantWarning)
+			}
+		})
+	}
+}
+
+// TestChatToolChoiceNoneKeepsToolsForHistory: Bedrock refuses toolUse/toolResult blocks without a
+// toolConfig, so "none" must keep the tools when the conversation carries them.
+func TestChatToolChoiceNoneKeepsToolsForHistory(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := callCtx(t)
+	req := &backend.ChatRequest{ModelID: novaMicro, Messages: []backend.Message{userText("weather in Paris? use get_weather")}, Tools: []backend.Tool{weatherTool}}
+	first, err := h.b.Chat(ctx, req)
+	if err != nil {
+		t.Fatalf("first turn: %v", err)
+	}
+	call := partsOfKind(first.Parts, backend.PartToolCall)[0].ToolCall
+	req.Messages = append(req.Messages,
+		backend.Message{Role: backend.RoleAssistant, Parts: first.Parts},
+		backend.Message{Role: backend.RoleUser, Parts: []backend.Part{{Kind: backend.PartToolResult, ToolResult: &backend.ToolResult{ID: call.ID, Content: "21C, sunny"}}}})
+	req.ToolChoice = backend.ToolChoice{Mode: backend.ToolChoiceNone}
+	resp, err := h.b.Chat(ctx, req)
+	if err != nil {
+		t.Fatalf("second turn: %v", err)
+	}
+	if resp.StopReason != backend.StopEndTurn || !strings.Contains(textOf(resp.Parts), "tool result") {
+		t.Errorf("reply %q (%s), want an answer based on the tool result", textOf(resp.Parts), resp.StopReason)
+	}
+	if !strings.Contains(strings.Join(resp.Warnings, ";"), "may still call one") {
+		t.Errorf("warnings %q, want the none-emulation caveat", resp.Warnings)
+	}
+}
+
+func TestChatReasoning(t *testing.T) {
+	h := newHarness(t, nil)
+	tests := []struct {
+		name          string
+		req           backend.ChatRequest
+		wantReasoning bool
+		wantSigned    bool
+		wantWarnings  []string
+	}{
+		{"claude high with a tiny max_tokens", backend.ChatRequest{ModelID: claudeHaiku, Effort: backend.EffortHigh, MaxTokens: ptr(1)},
+			true, true, []string{"max_tokens raised from 1 to 17408"}},
+		{"claude low with temperature and top_p", backend.ChatRequest{ModelID: claudeHaiku, Effort: backend.EffortLow, Temperature: ptr(0.3), TopP: ptr(0.5)},
+			true, true, []string{"temperature 0.3 replaced by 1", "top_p 0.5 dropped"}},
+		{"claude budget above the model's output limit", backend.ChatRequest{ModelID: claudeOpus41, Effort: backend.EffortHigh, ReasoningBudget: 40000},
+			true, true, []string{"reasoning budget lowered from 40000 to 30976"}},
+		{"claude budget below the minimum", backend.ChatRequest{ModelID: claudeHaiku, Effort: backend.EffortMedium, ReasoningBudget: 100},
+			true, true, []string{"reasoning budget raised from 100 to Claude's minimum of 1024"}},
+		{"claude temperature 1 kept", backend.ChatRequest{ModelID: claudeHaiku, Effort: backend.EffortMedium, Temperature: ptr(1.0), MaxTokens: ptr(8192)},
+			true, true, []string{"max_tokens raised from 8192 to 12288"}},
+		{"claude adaptive", backend.ChatRequest{ModelID: claudeAdapt, Effort: backend.EffortMedium, Temperature: ptr(0.2)},
+			true, true, []string{"temperature 0.2 replaced by 1"}},
+		{"claude forced tool: thinking off", backend.ChatRequest{ModelID: claudeHaiku, Effort: backend.EffortHigh,
+			Tools: []backend.Tool{weatherTool}, ToolChoice: backend.ToolChoice{Mode: backend.ToolChoiceAny}},
+			false, false, []string{"reasoning off: Claude cannot think when the tool choice forces a tool call"}},
+		{"nova 2", backend.ChatRequest{ModelID: novaLite2, Effort: backend.EffortHigh}, true, false, nil},
+		{"gpt-oss", backend.ChatRequest{ModelID: gptOSS, Effort: backend.EffortLow}, true, false, nil},
+		{"qwen", backend.ChatRequest{ModelID: qwen3, Effort: backend.EffortMedium}, true, false, nil},
+		{"always reasons", backend.ChatRequest{ModelID: deepseekR1, Effort: backend.EffortLow}, true, false, []string{"always reasons"}},
+		{"cannot reason", backend.ChatRequest{ModelID: novaMicro, Effort: backend.EffortHigh}, false, false, []string{"cannot reason"}},
+		{"old claude cannot reason", backend.ChatRequest{ModelID: claude3Haiku, Effort: backend.EffortHigh}, false, false, []string{"cannot reason"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.req.Messages = []backend.Message{userText("how do I cross a street safely? weather matters")}
+			resp, err := h.b.Chat(callCtx(t), &tt.req)
+			if err != nil {
+				t.Fatalf("Chat: %v (the adapter must always send a request Bedrock accepts)", err)
+			}
+			reasoning := partsOfKind(resp.Parts, backend.PartReasoning)
+			if got := len(reasoning) > 0; got != tt.wantReasoning {
+				t.Fatalf("reasoning %v, want %v: %+v", got, tt.wantReasoning, resp.Parts)
+			}
+			if tt.wantReasoning && reasoning[0].Reasoning.Text == "" {
+				t.Errorf("empty reasoning text")
+			}
+			if tt.wantSigned && reasoning[0].Reasoning.Signature == "" {
+				t.Errorf("Claude's reasoning has no signature")
+			}
+			if len(tt.wantWarnings) == 0 && len(resp.Warnings) != 0 {
+				t.Errorf("warnings %q, want none", resp.Warnings)
+			}
+			all := strings.Join(resp.Warnings, "\n")
+			for _, w := range tt.wantWarnings {
+				if !strings.Contains(all, w) {
+					t.Errorf("warnings %q lack %q", resp.Warnings, w)
+				}
+			}
+		})
+	}
+}
+
+// TestClaudeThinkingNumbers pins what the reasoning controls send, request by request.
+func TestClaudeThinkingNumbers(t *testing.T) {
+	b := newHarness(t, nil).b
+	tests := []struct {
+		name          string
+		req           backend.ChatRequest
+		wantMaxTokens int32
+		wantFields    map[string]any
+	}{
+		{"default reply room", backend.ChatRequest{ModelID: claudeHaiku, Effort: backend.EffortLow}, 1024 + 4096,
+			map[string]any{"thinking": map[string]any{"type": "enabled", "budget_tokens": float64(1024)}}},
+		{"medium keeps a large max_tokens' room", backend.ChatRequest{ModelID: claudeHaiku, Effort: backend.EffortMedium, MaxTokens: ptr(20000)}, 4096 + 20000,
+			map[string]any{"thinking": map[string]any{"type": "enabled", "budget_tokens": float64(4096)}}},
+		{"capped at the model's limit", backend.ChatRequest{ModelID: claudeOpus41, Effort: backend.EffortHigh, MaxTokens: ptr(30000)}, 32000,
+			map[string]any{"thinking": map[string]any{"type": "enabled", "budget_tokens": float64(16384)}}},
+		{"explicit budget wins", backend.ChatRequest{ModelID: claudeHaiku, Effort: backend.EffortLow, ReasoningBudget: 2000, MaxTokens: ptr(10)}, 3024,
+			map[string]any{"thinking": map[string]any{"type": "enabled", "budget_tokens": float64(2000)}}},
+		{"adaptive", backend.ChatRequest{ModelID: claudeAdapt, Effort: backend.EffortHigh, MaxTokens: ptr(500)}, 500,
+			map[string]any{"thinking": map[string]any{"type": "adaptive"}, "output_config": map[string]any{"effort": "high"}}},
+		{"nova", backend.ChatRequest{ModelID: novaLite2, Effort: backend.EffortMedium}, 0,
+			map[string]any{"reasoningConfig": map[string]any{"type": "enabled", "maxReasoningEffort": "medium"}}},
+		{"gpt-oss", backend.ChatRequest{ModelID: gptOSS, Effort: backend.EffortHigh}, 0, map[string]any{"reasoning_effort": "high"}},
+		{"qwen", backend.ChatRequest{ModelID: qwen3, Effort: backend.EffortLow}, 0, map[string]any{"reasoning_config": "low"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.req.Messages = []backend.Message{userText("hi")}
+			p, err := b.converseParams(&tt.req)
+			if err != nil {
+				t.Fatalf("converseParams: %v", err)
+			}
+			var gotMax int32
+			if p.inference != nil && p.inference.MaxTokens != nil {
+				gotMax = *p.inference.MaxTokens
+			}
+			if gotMax != tt.wantMaxTokens {
+				t.Errorf("maxTokens %d, want %d", gotMax, tt.wantMaxTokens)
+			}
+			raw, _ := json.Marshal(p.fields)
+			var got map[string]any
+			_ = json.Unmarshal(raw, &got)
+			if !reflect.DeepEqual(got, tt.wantFields) {
+				t.Errorf("additionalModelRequestFields %s, want %v", raw, tt.wantFields)
+			}
+			thinking, _ := tt.wantFields["thinking"].(map[string]any)
+			if budget, ok := thinking["budget_tokens"].(float64); ok && int32(budget) >= gotMax {
+				t.Errorf("budget %v is not below max_tokens %d", budget, gotMax)
+			}
+		})
+	}
+}
+
+// TestChatMultiTurnToolUseWithThinking sends Claude's thinking block back with the tool result, as
+// Claude requires while thinking (the emulator enforces the rule); without it, thinking is turned
+// off rather than the request refused.
+func TestChatMultiTurnToolUseWithThinking(t *testing.T) {
+	h := newHarness(t, nil)
+	ctx := callCtx(t)
+	req := &backend.ChatRequest{
+		ModelID: claudeHaiku, Effort: backend.EffortLow, Tools: []backend.Tool{weatherTool},
+		Messages: []backend.Message{userText("what is the weather in Paris? use get_weather")},
+	}
+	first, err := h.b.Chat(ctx, req)
+	if err != nil {
+		t.Fatalf("first turn: %v", err)
+	}
+	if first.StopReason != backend.StopToolUse || first.Parts[0].Kind != backend.PartReasoning {
+		t.Fatalf("first turn %+v (%s): want thinking, then a tool call", first.Parts, first.StopReason)
+	}
+	call := partsOfKind(first.Parts, backend.PartToolCall)[0].ToolCall
+	result := backend.Message{Role: backend.RoleUser, Parts: []backend.Part{{Kind: backend.PartToolResult, ToolResult: &backend.ToolResult{ID: call.ID, Content: "21C and sunny"}}}}
+
+	tests := []struct {
+		name        string
+		assistant   []backend.Part
+		wantWarning string
+	}{
+		{"thinking sent back", first.Parts, ""},
+		{"thinking dropped", slices.DeleteFunc(slices.Clone(first.Parts), func(p backend.Part) bool { return p.Kind == backend.PartReasoning }),
+			"reasoning off: message 1 calls tools without the thinking block"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := *req
+			next.Messages = []backend.Message{req.Messages[0], {Role: backend.RoleAssistant, Parts: tt.assistant}, result}
+			resp, err := h.b.Chat(ctx, &next)
+			if err != nil {
+				t.Fatalf("second turn: %v", err)
+			}
+			if resp.StopReason != backend.StopEndTurn || textOf(resp.Parts) == "" {
+				t.Errorf("second turn %+v (%s), want an answer", resp.Parts, resp.StopReason)
+			}
+			got := strings.Join(resp.Warnings, "; ")
+			if tt.wantWarning == "" && got != "" || !strings.Contains(got, tt.wantWarning) {
+				t.Errorf("warnings %q, want %q", got, tt.wantWarning)
+			}
+		})
+	}
+}
+
+func TestChatErrorResultAndRedactedReasoning(t *testing.T) {
+	// The request side of blocks the emulator never produces: a failed tool result and a redacted
+	// thinking block must travel in Bedrock's shapes.
+	b := newHarness(t, nil).b
+	p, err := b.converseParams(&backend.ChatRequest{ModelID: claudeHaiku, Tools: []backend.Tool{weatherTool}, Messages: []backend.Message{
+		userText("weather?"),
+		{Role: backend.RoleAssistant, Parts: []backend.Part{
+			{Kind: backend.PartReasoning, Reasoning: &backend.Reasoning{Redacted: []byte("opaque")}},
+			{Kind: backend.PartToolCall, ToolCall: &backend.ToolCall{ID: "t1", Name: "get_weather"}},
+		}},
+		{Role: backend.RoleUser, Parts: []backend.Part{{Kind: backend.PartToolResult, ToolResult: &backend.ToolResult{ID: "t1", Content: "no such city", IsError: true}}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, ok := p.messages[1].Content[0].(*types.ContentBlockMemberReasoningContent).Value.(*types.ReasoningContentBlockMemberRedactedContent)
+	if !ok || string(red.Value) != "opaque" {
+		t.Errorf("redacted reasoning sent as %#v", p.messages[1].Content[0])
+	}
+	use := p.messages[1].Content[1].(*types.ContentBlockMemberToolUse).Value
+	if raw, _ := use.Input.MarshalSmithyDocument(); string(raw) != "{}" {
+		t.Errorf("nil arguments sent as %s, want {}", raw)
+	}
+	tr := p.messages[2].Content[0].(*types.ContentBlockMemberToolResult).Value
+	if tr.Status != types.ToolResultStatusError {
+		t.Errorf("tool result status %q, want error", tr.Status)
+	}
+}
+
+func TestChatInvalidRequests(t *testing.T) {
+	b := newHarness(t, nil).b
+	tests := []struct {
+		name string
+		req  backend.ChatRequest
+	}{
+		{"no model", backend.ChatRequest{Messages: []backend.Message{userText("hi")}}},
+		{"bad role", backend.ChatRequest{ModelID: novaMicro, Messages: []backend.Message{{Role: "system", Parts: []backend.Part{{Kind: backend.PartText, Text: "x"}}}}}},
+		{"bad part", backend.ChatRequest{ModelID: novaMicro, Messages: []backend.Message{{Role: backend.RoleUser, Parts: []backend.Part{{Kind: 99}}}}}},
+		{"tool call without call", backend.ChatRequest{ModelID: novaMicro, Messages: []backend.Message{{Role: backend.RoleUser, Parts: []backend.Part{{Kind: backend.PartToolCall}}}}}},
+		{"unknown effort", backend.ChatRequest{ModelID: novaMicro, Effort: "extreme", Messages: []backend.Message{userText("hi")}}},
+		{"forced tool without tools", backend.ChatRequest{ModelID: novaMicro, ToolChoice: backend.ToolChoice{Mode: backend.ToolChoiceAny}, Messages: []backend.Message{userText("hi")}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := b.Chat(callCtx(t), &tt.req)
+			mustKind(t, err, backend.KindInvalid)
+		})
+	}
+}
+
+func TestDocumentName(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"report.pdf", 1, "report pdf"},
+		{"  a  b ", 1, "a b"},
+		{"", 3, "document 3"},
+		{"(draft) [v2]-final", 1, "(draft) [v2]-final"},
+		{"日本語", 2, "document 2"},
+	}
+	for _, tt := range tests {
+		if got := documentName(tt.in, tt.n); got != tt.want {
+			t.Errorf("documentName(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
