@@ -316,15 +316,7 @@ func (e *Emulator) novaEvents(c *call, rep reply) []nativeEvent {
 		}
 		for _, g := range groups(b.pieces) {
 			text := joinPieces(g)
-			var delta map[string]any
-			switch b.kind {
-			case blockReasoning:
-				delta = map[string]any{"reasoningContent": map[string]any{"text": text}}
-			case blockToolUse:
-				delta = map[string]any{"toolUse": map[string]any{"input": text}}
-			default:
-				delta = map[string]any{"text": text}
-			}
+			delta := converseDelta(b.kind, text)
 			evs = append(evs, nativeEvent{payload: map[string]any{"contentBlockDelta": map[string]any{"contentBlockIndex": i, "delta": delta}}, text: text})
 		}
 		evs = append(evs, nativeEvent{payload: map[string]any{"contentBlockStop": map[string]any{"contentBlockIndex": i}}})

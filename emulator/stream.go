@@ -137,6 +137,18 @@ func joinPieces(p []string) string {
 	return string(b)
 }
 
+// converseDelta is the delta of a Converse contentBlockDelta event (and of Nova's native stream)
+// carrying text of a block of the given kind.
+func converseDelta(kind blockKind, text string) map[string]any {
+	switch kind {
+	case blockReasoning:
+		return map[string]any{"reasoningContent": map[string]any{"text": text}}
+	case blockToolUse:
+		return map[string]any{"toolUse": map[string]any{"input": text}}
+	}
+	return map[string]any{"text": text}
+}
+
 // pacer spreads the latency model over a stream: TTFT before the first content, then each
 // delta's tokens at the configured rate.
 type pacer struct {
@@ -204,15 +216,7 @@ func (e *Emulator) writeConverseEvents(ew *eventWriter, pace *pacer, req *conver
 		}
 		for _, g := range groups(b.pieces) {
 			text := joinPieces(g)
-			var delta map[string]any
-			switch b.kind {
-			case blockReasoning:
-				delta = map[string]any{"reasoningContent": map[string]any{"text": text}}
-			case blockToolUse:
-				delta = map[string]any{"toolUse": map[string]any{"input": text}}
-			default:
-				delta = map[string]any{"text": text}
-			}
+			delta := converseDelta(b.kind, text)
 			ew.pace = pace.before(text)
 			if err := ew.event("contentBlockDelta", map[string]any{"contentBlockIndex": i, "delta": delta}); err != nil {
 				return err

@@ -45,18 +45,16 @@ func (p *converseParams) input() *bedrockruntime.ConverseInput {
 }
 
 func (p *converseParams) streamInput() *bedrockruntime.ConverseStreamInput {
-	in := &bedrockruntime.ConverseStreamInput{
-		ModelId:         aws.String(p.modelID),
-		System:          p.system,
-		Messages:        p.messages,
-		InferenceConfig: p.inference,
-		ToolConfig:      p.tools,
-		RequestMetadata: p.metadata,
+	in := p.input()
+	return &bedrockruntime.ConverseStreamInput{
+		ModelId:                      in.ModelId,
+		System:                       in.System,
+		Messages:                     in.Messages,
+		InferenceConfig:              in.InferenceConfig,
+		ToolConfig:                   in.ToolConfig,
+		RequestMetadata:              in.RequestMetadata,
+		AdditionalModelRequestFields: in.AdditionalModelRequestFields,
 	}
-	if len(p.fields) > 0 {
-		in.AdditionalModelRequestFields = document.NewLazyDocument(p.fields)
-	}
-	return in
 }
 
 // Chat implements [backend.Backend] with Converse.
