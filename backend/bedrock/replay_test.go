@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -21,23 +20,6 @@ import (
 // (not the bare SDK) and check that what comes out of it is what the recording says: text,
 // reasoning, tool calls, stop reason, usage, vectors, errors. The expectations are read from the
 // recorded bytes independently of the adapter's own parsing.
-
-var loadCorpus = sync.OnceValues(func() ([]corpus.Cassette, error) {
-	dir, err := corpus.Dir()
-	if err != nil {
-		return nil, err
-	}
-	return corpus.Load(dir)
-})
-
-func cassettes(t *testing.T) []corpus.Cassette {
-	t.Helper()
-	cs, err := loadCorpus()
-	if err != nil {
-		t.Fatalf("load corpus: %v", err) // the corpus is part of CI's checkout: fail, never skip
-	}
-	return cs
-}
 
 // replayBackend points a backend at a Replayer serving one cassette.
 func replayBackend(t *testing.T, r *corpus.Replayer) *Backend {
@@ -59,7 +41,7 @@ func replayBackend(t *testing.T, r *corpus.Replayer) *Backend {
 
 func TestReplayCorpus(t *testing.T) {
 	counts := map[string]int{}
-	for _, c := range cassettes(t) {
+	for _, c := range corpus.ForTest(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			r := corpus.NewReplayer(c)
 			b := replayBackend(t, r)
@@ -226,7 +208,7 @@ func checkReplayError(t *testing.T, where string, err error, cassette string, in
 // TestReplayErrorWithoutErrorType: the recorder stripped X-Amzn-ErrorType, so a verbatim replay
 // makes the SDK say UnknownError; the adapter still classifies the error by its status (§5.4).
 func TestReplayErrorWithoutErrorType(t *testing.T) {
-	for _, c := range cassettes(t) {
+	for _, c := range corpus.ForTest(t) {
 		for _, in := range c.Interactions {
 			if in.Response.Status == http.StatusOK || in.Request.Operation != corpus.OpConverse {
 				continue

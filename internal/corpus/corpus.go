@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"testing"
 )
 
 // EnvDir names the environment variable that overrides where [Dir] looks for the corpus.
@@ -184,4 +185,19 @@ func isDir(p string) bool {
 func isFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// ForTest loads the whole corpus for a test, failing it when the corpus cannot be read: the corpus
+// is part of CI's checkout, so its absence is an error, never a reason to skip.
+func ForTest(t testing.TB) []Cassette {
+	t.Helper()
+	dir, err := Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := Load(dir)
+	if err != nil {
+		t.Fatalf("load corpus: %v", err)
+	}
+	return cs
 }

@@ -27,27 +27,9 @@ import (
 	"github.com/strata-gateway/strata/internal/corpus"
 )
 
-// loadCorpus loads the corpus once per test binary; tests only read it.
-var loadCorpus = sync.OnceValues(func() ([]corpus.Cassette, error) {
-	dir, err := corpus.Dir()
-	if err != nil {
-		return nil, err
-	}
-	return corpus.Load(dir)
-})
-
-func cassettes(t *testing.T) []corpus.Cassette {
-	t.Helper()
-	cs, err := loadCorpus()
-	if err != nil {
-		t.Fatalf("load corpus: %v", err) // the corpus is part of CI's checkout: fail, never skip
-	}
-	return cs
-}
-
 func cassette(t *testing.T, name string) corpus.Cassette {
 	t.Helper()
-	for _, c := range cassettes(t) {
+	for _, c := range corpus.ForTest(t) {
 		if c.Name == name {
 			return c
 		}
@@ -121,7 +103,7 @@ func headerPtr(v string) *string {
 // checks what the SDK parses against what the recording says.
 func TestReplayCorpus(t *testing.T) {
 	t.Parallel()
-	cs := cassettes(t)
+	cs := corpus.ForTest(t)
 	var mu sync.Mutex
 	replayed := map[string]int{}
 	total := 0
