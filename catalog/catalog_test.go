@@ -192,14 +192,7 @@ func TestResolve(t *testing.T) {
 // its absence fails the test.
 func TestResolveCorpus(t *testing.T) {
 	t.Parallel()
-	dir, err := corpus.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cassettes, err := corpus.Load(dir)
-	if err != nil {
-		t.Fatalf("load corpus: %v", err)
-	}
+	cassettes := corpus.ForTest(t)
 	ids := make(map[string]bool)
 	for _, cas := range cassettes {
 		for _, in := range cas.Interactions {

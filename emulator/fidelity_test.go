@@ -60,49 +60,8 @@ var fidelityMayAdd = map[string]string{
 	"usage.serverToolUsage": "newer than some recordings",
 }
 
-// knownGaps names cassettes whose differences need emulator changes outside the files the
-// fidelity work may edit; the reason is logged when the case fails. They still fail: a gap is
-// closed by fixing the emulator, never by skipping the case.
-var knownGaps = map[string]string{
-	"converse/test_bedrock_count_tokens_additional_model_requests_fields": gapCountTokensBaseID,
-	"converse/test_bedrock_count_tokens_tool_config":                      gapCountTokensBaseID,
-	"converse/test_bedrock_inference_profile_count_tokens":                gapCountTokensBaseID,
-	"converse/test_bedrock_model_usage_limit_exceeded":                    gapCountTokensBaseID,
-	"converse/test_bedrock_model_usage_limit_not_exceeded":                gapCountTokensBaseID,
-	"converse/test_document_url_input":                                    gapClaudeV2Usage,
-	"converse/test_text_document_url_input":                               gapClaudeV2Usage,
-	"converse/test_bedrock_cache_write_and_read": "converse.go checkBlock refuses the whitespace-only text block " +
-		`{"text": "\n"} at messages.0.content.2, which Bedrock accepted`,
-	"converse/test_bedrock_cache_messages_with_document_as_last_content": "converse.go converseUsageOf must send " +
-		"usage.cacheDetails [{inputTokens, ttl}] on a cache write (ttl from the cache point, plumbed through turn.go's tokenUsage)",
-	"converse/test_bedrock_model_with_code_execution_tool": "with a systemTool declared, toolUse blocks carry type " +
-		`"tool_use" (converse.go converseBlocks, generate.go, turn.go); and converse.go checkBlock/checkMessages refuse the ` +
-		"server tool's toolResult the caller echoes inside the assistant turn",
-	"converse/test_bedrock_model_code_execution_tool_stream": "with a systemTool declared, contentBlockStart.start.toolUse " +
-		`carries type "tool_use" (stream.go writeConverseEvents)`,
-}
-
-const (
-	gapCountTokensBaseID = "emulator.go resolve refuses the base id of a profile-only model (on-demand check) for " +
-		"count-tokens, which Bedrock answers for base ids"
-	gapClaudeV2Usage = "turn.go settleCache reports the cache usage fields for every Claude model; Bedrock " +
-		"sends none for anthropic.claude-v2, which has no prompt caching"
-)
-
-// fidelityCorpus loads the corpus once per test binary; tests only read it.
-var fidelityCorpus = sync.OnceValues(func() ([]corpus.Cassette, error) {
-	dir, err := corpus.Dir()
-	if err != nil {
-		return nil, err
-	}
-	return corpus.Load(dir)
-})
-
 func TestFidelity(t *testing.T) {
-	cassettes, err := fidelityCorpus()
-	if err != nil {
-		t.Fatalf("load corpus: %v", err) // the corpus is part of CI's checkout: fail, never skip
-	}
+	cassettes := corpus.ForTest(t)
 	cat, err := catalog.Load()
 	if err != nil {
 		t.Fatalf("catalog: %v", err)
@@ -146,12 +105,11 @@ func TestFidelity(t *testing.T) {
 			tr := &http.Transport{}
 			t.Cleanup(tr.CloseIdleConnections)
 			client := &http.Client{Transport: tr}
-			ok := true
 			// In recorded order, on one emulator: the second call of a cassette may read the
 			// prompt cache the first one wrote (test_bedrock_cache_write_and_read.yaml).
 			for _, in := range c.Interactions {
 				name := fmt.Sprintf("%d-%s", in.Index, in.Request.Operation)
-				ok = t.Run(name, func(t *testing.T) {
+				t.Run(name, func(t *testing.T) {
 					mu.Lock()
 					counts[in.Request.Operation]++
 					mu.Unlock()
@@ -165,13 +123,7 @@ func TestFidelity(t *testing.T) {
 						t.Errorf("%s %s: the emulator's answer differs in shape from the recording:\n  %s\n%s",
 							in.Request.Method, in.Request.Path, strings.Join(diffs, "\n  "), bodies(in.Response, got))
 					}
-				}) && ok
-			}
-			switch gap := knownGaps[c.Name]; {
-			case gap != "" && !ok:
-				t.Logf("known gap (needs an emulator change): %s", gap)
-			case gap != "":
-				t.Logf("knownGaps lists %s, which now passes: remove the entry", c.Name)
+				})
 			}
 		})
 	}
