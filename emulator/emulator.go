@@ -181,8 +181,10 @@ func (e *Emulator) runtime(op string, serve handlerFunc) http.HandlerFunc {
 		// Deferred so a request whose handler panics is counted too: an injected abort panics
 		// with http.ErrAbortHandler to reset the connection.
 		outcome := outcomeAborted
+		e.stats.begin()
 		defer func() {
-			e.stats.record(op, outcome)
+			// Counted and taken off in-flight at once, so Stats never shows a call as neither.
+			e.stats.finish(op, outcome)
 			e.log.Debug("emulator request", "op", op, "model", c.modelID, "outcome", outcome, "request_id", c.requestID)
 		}()
 		outcome = e.handle(w, r, c, serve)
@@ -191,8 +193,6 @@ func (e *Emulator) runtime(op string, serve handlerFunc) http.HandlerFunc {
 
 // handle runs serve and returns the outcome to count: "ok", an error code, or "client_gone".
 func (e *Emulator) handle(w http.ResponseWriter, r *http.Request, c *call, serve handlerFunc) string {
-	e.stats.begin()
-	defer e.stats.end()
 	fail := func(err *apiError) string {
 		if r.Context().Err() != nil {
 			return outcomeClientGone

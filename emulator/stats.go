@@ -57,15 +57,22 @@ func (s *statsRecorder) begin() {
 	s.mu.Unlock()
 }
 
-func (s *statsRecorder) end() {
+// finish counts a request that was in flight.
+func (s *statsRecorder) finish(op, outcome string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.inFlight--
-	s.mu.Unlock()
+	s.count(op, outcome)
 }
 
+// record counts a request that was never counted in flight (the control plane's).
 func (s *statsRecorder) record(op, outcome string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.count(op, outcome)
+}
+
+func (s *statsRecorder) count(op, outcome string) {
 	byOutcome := s.requests[op]
 	if byOutcome == nil {
 		byOutcome = map[string]int64{}

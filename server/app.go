@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
@@ -44,10 +45,16 @@ type stack struct {
 	// emulator and emulatorServer are set with --backend emulator.
 	emulator       *emulator.Emulator
 	emulatorServer *emulator.Server
+	// httpClient carries every Bedrock call.
+	httpClient *http.Client
 }
 
 // close releases what the stack opened.
 func (s *stack) close(ctx context.Context) {
+	if s.httpClient != nil {
+		// Idle pool connections would hold the emulator's graceful shutdown for seconds.
+		s.httpClient.CloseIdleConnections()
+	}
 	if s.emulatorServer != nil {
 		_ = s.emulatorServer.Shutdown(ctx)
 	}
@@ -93,17 +100,17 @@ func build(ctx context.Context, cfg *config.Config, backendKind string, log *slo
 	for _, w := range warnings {
 		log.Warn("configuration", "warning", w)
 	}
-	st := &stack{cfg: cfg, log: log, catalog: cat}
+	st := &stack{cfg: cfg, log: log, catalog: cat, httpClient: bedrock.NewHTTPClient(bedrock.PoolOptions{
+		MaxIdleConnsPerHost: cfg.Pool.MaxIdleConnsPerHost,
+		IdleConnTimeout:     cfg.Pool.IdleConnTimeout,
+		DialTimeout:         cfg.Pool.DialTimeout,
+		KeepAlive:           cfg.Pool.KeepAlive,
+	})}
 	opts := bedrock.Options{
-		Region:   cfg.AWS.Region,
-		Endpoint: cfg.AWS.APIBase,
-		HTTPClient: bedrock.NewHTTPClient(bedrock.PoolOptions{
-			MaxIdleConnsPerHost: cfg.Pool.MaxIdleConnsPerHost,
-			IdleConnTimeout:     cfg.Pool.IdleConnTimeout,
-			DialTimeout:         cfg.Pool.DialTimeout,
-			KeepAlive:           cfg.Pool.KeepAlive,
-		}),
-		Catalog: cat,
+		Region:     cfg.AWS.Region,
+		Endpoint:   cfg.AWS.APIBase,
+		HTTPClient: st.httpClient,
+		Catalog:    cat,
 		ReasoningBudgets: map[backend.Effort]int{
 			backend.EffortLow:    cfg.LLM.ReasoningBudgetLow,
 			backend.EffortMedium: cfg.LLM.ReasoningBudgetMedium,

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -111,7 +113,19 @@ func (s *Service) upstreamContext(ctx context.Context) (context.Context, context
 	if s.opts.UpstreamTimeout <= 0 {
 		return context.WithCancel(ctx)
 	}
-	return context.WithTimeout(ctx, s.opts.UpstreamTimeout)
+	return context.WithTimeoutCause(ctx, s.opts.UpstreamTimeout, errUpstreamTimeout)
+}
+
+// errUpstreamTimeout is the cause of an attempt cut by STRATA_UPSTREAM_TIMEOUT.
+var errUpstreamTimeout = errors.New("the upstream attempt took longer than STRATA_UPSTREAM_TIMEOUT")
+
+// attemptError turns an attempt cut by its own timeout, while the caller still waits, into a
+// retryable model timeout: the caller's deadline did not pass, so it must not read as a cancellation.
+func attemptError(caller, attempt context.Context, model string, err error) error {
+	if err != nil && caller.Err() == nil && errors.Is(context.Cause(attempt), errUpstreamTimeout) {
+		return &backend.Error{Kind: backend.KindTimeout, Model: model, Message: errUpstreamTimeout.Error(), Err: err}
+	}
+	return err
 }
 
 // cost prices usage at the model's list price; unknown models cost 0 (and were warned about).
@@ -122,9 +136,17 @@ func cost(m *catalog.Model, u backend.Usage) float64 {
 	return m.Price.Cost(u.Input, u.Output, u.CacheRead, u.CacheWrite)
 }
 
-func (s *Service) record(ctx context.Context, tag string, p *preparedChat) *callRecord {
+// routed completes the call's record once the request is routed.
+func (rec *callRecord) routed(p *preparedChat) *callRecord {
+	rec.route, rec.model = p.route.Key, p.req.ModelID
+	return rec
+}
+
+// startRecord marks the call as one to account for, with its tag known from the start, so even
+// a request refused as invalid is logged with it.
+func startRecord(ctx context.Context, tag string) *callRecord {
 	rec := recordFrom(ctx)
-	rec.tag, rec.route, rec.model, rec.set = tag, p.route.Key, p.req.ModelID, true
+	rec.tag, rec.set = tag, true
 	return rec
 }
 
@@ -137,18 +159,19 @@ func (rec *callRecord) account(u backend.Usage, costUSD float64, attempts int) {
 // Chat implements [stratav1.LLMServiceServer].
 func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav1.ChatResponse, error) {
 	start := time.Now()
+	rec := startRecord(ctx, req.GetTag())
 	p, err := s.prepareChat(req)
 	if err != nil {
 		return nil, err
 	}
-	rec := s.record(ctx, req.GetTag(), p)
+	rec.routed(p)
 	var resp *backend.ChatResponse
-	attempts, err := s.opts.Retry.do(ctx, func(ctx context.Context) error {
-		ctx, cancel := s.upstreamContext(ctx)
+	attempts, err := s.opts.Retry.do(ctx, func(caller context.Context) error {
+		ctx, cancel := s.upstreamContext(caller)
 		defer cancel()
 		r, err := s.opts.Backend.Chat(ctx, p.req)
 		resp = r
-		return err
+		return attemptError(caller, ctx, p.req.ModelID, err)
 	})
 	rec.attempts = int32(attempts)
 	if err != nil {
@@ -178,22 +201,24 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStreamingServer[stratav1.ChatStreamResponse]) error {
 	start := time.Now()
 	ctx := stream.Context()
+	rec := startRecord(ctx, req.GetTag())
 	p, err := s.prepareChat(req)
 	if err != nil {
 		return err
 	}
-	rec := s.record(ctx, req.GetTag(), p)
+	rec.routed(p)
 	var (
 		up         backend.Stream
+		upCtx      = ctx
 		first      backend.Event
 		stopStream context.CancelFunc = func() {}
 	)
-	attempts, err := s.opts.Retry.do(ctx, func(ctx context.Context) error {
-		ctx, cancel := s.upstreamContext(ctx)
+	attempts, err := s.opts.Retry.do(ctx, func(caller context.Context) error {
+		ctx, cancel := s.upstreamContext(caller)
 		st, err := s.opts.Backend.ChatStream(ctx, p.req)
 		if err != nil {
 			cancel()
-			return err
+			return attemptError(caller, ctx, p.req.ModelID, err)
 		}
 		ev, err := st.Recv()
 		if err != nil {
@@ -202,9 +227,9 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 			if errors.Is(err, io.EOF) {
 				return &backend.Error{Kind: backend.KindTruncated, Model: p.req.ModelID, Message: "the stream ended before any event"}
 			}
-			return err
+			return attemptError(caller, ctx, p.req.ModelID, err)
 		}
-		up, first, stopStream = st, ev, cancel
+		up, upCtx, first, stopStream = st, ctx, ev, cancel
 		return nil
 	})
 	defer stopStream()
@@ -216,10 +241,15 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 	if err := stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Start{Start: &stratav1.StreamStart{Model: p.req.ModelID, Route: p.route.Key}}}); err != nil {
 		return err
 	}
+	var reply strings.Builder // the streamed text, kept only to log it with LOG_LLM_CHAT_CONTENT
 	for ev := first; ; {
+		if ev.Kind == backend.EventText && s.opts.LogContent {
+			reply.WriteString(ev.Text)
+		}
 		if ev.Kind == backend.EventEnd {
 			costUSD := cost(p.req.Model, ev.Usage)
 			rec.account(ev.Usage, costUSD, attempts)
+			s.logContent(ctx, req, reply.String())
 			return stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_End{End: &stratav1.StreamEnd{
 				StopReason: toStopReason(ev.StopReason),
 				Usage:      toUsage(ev.Usage),
@@ -238,7 +268,7 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 			err = &backend.Error{Kind: backend.KindTruncated, Model: p.req.ModelID, Message: "the stream ended without its end event"}
 		}
 		if err != nil {
-			return toStatus(ctx, err, s.opts.Region)
+			return toStatus(ctx, attemptError(ctx, upCtx, p.req.ModelID, err), s.opts.Region)
 		}
 	}
 }
@@ -268,15 +298,15 @@ var inputTypes = map[stratav1.InputType]string{
 
 // Embed implements [stratav1.LLMServiceServer].
 func (s *Service) Embed(ctx context.Context, req *stratav1.EmbedRequest) (*stratav1.EmbedResponse, error) {
+	rec := startRecord(ctx, req.GetTag())
 	name, route, err := s.opts.Router.embeddingModel(req.GetTag(), req.GetModel())
 	if err != nil {
 		return nil, invalidArgument(fieldViolation{"model", err.Error()})
 	}
+	rec.route, rec.model = route, name.ModelID
 	if err := validateEmbed(req, name.Model); err != nil {
 		return nil, err
 	}
-	rec := recordFrom(ctx)
-	rec.tag, rec.route, rec.model, rec.set = req.GetTag(), route, name.ModelID, true
 	breq := &backend.EmbedRequest{
 		ModelID:   name.ModelID,
 		Model:     name.Model,
@@ -289,12 +319,12 @@ func (s *Service) Embed(ctx context.Context, req *stratav1.EmbedRequest) (*strat
 		breq.Dimensions = int(*req.Dimensions)
 	}
 	var resp *backend.EmbedResponse
-	attempts, err := s.opts.Retry.do(ctx, func(ctx context.Context) error {
-		ctx, cancel := s.upstreamContext(ctx)
+	attempts, err := s.opts.Retry.do(ctx, func(caller context.Context) error {
+		ctx, cancel := s.upstreamContext(caller)
 		defer cancel()
 		r, err := s.opts.Backend.Embed(ctx, breq)
 		resp = r
-		return err
+		return attemptError(caller, ctx, breq.ModelID, err)
 	})
 	rec.attempts = int32(attempts)
 	if err != nil {
@@ -373,7 +403,16 @@ func (s *Service) logContent(ctx context.Context, req *stratav1.ChatRequest, rep
 	}
 	var prompt []string
 	for _, m := range req.GetMessages() {
-		prompt = append(prompt, m.GetRole().String()+": "+m.GetText())
+		texts := []string{m.GetText()}
+		for _, p := range m.GetParts() {
+			switch k := p.GetKind().(type) {
+			case *stratav1.Part_Text:
+				texts = append(texts, k.Text)
+			case *stratav1.Part_ToolResult:
+				texts = append(texts, k.ToolResult.GetContent())
+			}
+		}
+		prompt = append(prompt, m.GetRole().String()+": "+strings.Join(slices.DeleteFunc(texts, func(t string) bool { return t == "" }), " "))
 	}
 	s.log.InfoContext(ctx, "chat content", "tag", req.GetTag(), "prompt", prompt, "reply", reply)
 }

@@ -1,0 +1,215 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/strata-gateway/strata/emulator"
+	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
+)
+
+// These tests are not parallel: goleak compares the goroutines at the end with those at the
+// start, so nothing else may start goroutines meanwhile.
+
+// verifyNoLeaks registers, before anything else is set up, a check that runs after every other
+// cleanup: no goroutine the test started outlives it.
+func verifyNoLeaks(t *testing.T) {
+	t.Helper()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+}
+
+// startPaced serves Strata's real Bedrock adapter against an emulator that emits tokensPerSecond,
+// so a reply takes long enough to be interrupted.
+func startPaced(t *testing.T, tokensPerSecond float64, environ map[string]string) *harness {
+	t.Helper()
+	emu, err := emulator.New(emulator.Options{TokensPerSecond: tokensPerSecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := listenEmulator(t, emu)
+	env := map[string]string{
+		"API_BASE":              url,
+		"AWS_ACCESS_KEY_ID":     "AKIDPACEDTEST",
+		"AWS_SECRET_ACCESS_KEY": "paced-test-secret",
+	}
+	for k, v := range environ {
+		env[k] = v
+	}
+	return startStrataWith(t, harnessOptions{backend: BackendBedrock, emu: emu, environ: env})
+}
+
+// longPrompt makes the emulator's reply long: it quotes up to 240 bytes of the prompt.
+var longPrompt = user(strings.Repeat("Tell me everything about lighthouses and their keepers. ", 5))
+
+func TestChatStreamCancel(t *testing.T) {
+	verifyNoLeaks(t)
+	h := startPaced(t, 40, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stream, err := h.client.ChatStream(ctx, &stratav1.ChatRequest{Messages: longPrompt})
+	if err != nil {
+		t.Fatalf("ChatStream: %v", err)
+	}
+	for i := range 3 {
+		ev, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if i == 0 && ev.GetStart() == nil {
+			t.Fatalf("first event = %v, want start", ev)
+		}
+		if ev.GetEnd() != nil {
+			t.Fatal("the reply ended before the test could cancel it: slow the emulator down")
+		}
+	}
+	cancel()
+	if _, err := streamEvents(stream); status.Code(err) != codes.Canceled {
+		t.Errorf("after cancel: %v, want CANCELED", err)
+	}
+	// The upstream request ends too: the emulator sees its client go away.
+	waitFor(t, 5*time.Second, "the upstream request to end", func() bool {
+		s := h.emu.Stats()
+		return s.ClientGone == 1 && s.InFlight == 0
+	})
+	waitFor(t, 5*time.Second, "the call's log line", func() bool { return len(h.finishedCalls("ChatStream")) == 1 })
+	if line := h.finishedCalls("ChatStream")[0]; logField(line, "grpc.code") != "Canceled" {
+		t.Errorf("log line = %s, want grpc.code=Canceled", line)
+	}
+}
+
+// TestChatStreamNotBuffered checks that deltas are forwarded as Bedrock sends them: under a
+// paced emulator the first delta arrives long before the end.
+func TestChatStreamNotBuffered(t *testing.T) {
+	t.Parallel()
+	h := startPaced(t, 50, nil)
+	start := time.Now()
+	stream, err := h.client.ChatStream(t.Context(), &stratav1.ChatRequest{Messages: longPrompt})
+	if err != nil {
+		t.Fatalf("ChatStream: %v", err)
+	}
+	var firstDelta, end time.Duration
+	deltas := 0
+	for {
+		ev, err := stream.Recv()
+		if err != nil {
+			t.Fatalf("Recv: %v", err)
+		}
+		if ev.GetDelta() != nil {
+			deltas++
+			if firstDelta == 0 {
+				firstDelta = time.Since(start)
+			}
+		}
+		if ev.GetEnd() != nil {
+			end = time.Since(start)
+			break
+		}
+	}
+	if deltas < 10 || firstDelta > end/3 {
+		t.Errorf("%d deltas, the first after %v of %v: the stream was buffered", deltas, firstDelta, end)
+	}
+}
+
+func TestChatCancel(t *testing.T) {
+	verifyNoLeaks(t)
+	h := startPaced(t, 20, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	_, err := h.client.Chat(ctx, &stratav1.ChatRequest{Messages: longPrompt})
+	wantCode(t, err, codes.DeadlineExceeded)
+	waitFor(t, 5*time.Second, "the upstream request to end", func() bool {
+		s := h.emu.Stats()
+		return s.ClientGone == 1 && s.InFlight == 0
+	})
+}
+
+// TestShutdown cancels Serve's context while a stream is in flight: health goes NOT_SERVING at
+// once, the stream finishes (or, past STRATA_SHUTDOWN_TIMEOUT, is cut), and Serve returns.
+func TestShutdown(t *testing.T) {
+	tests := []struct {
+		name            string
+		shutdownTimeout string
+		wantEnd         bool
+	}{
+		{name: "the stream in flight completes", shutdownTimeout: "20s", wantEnd: true},
+		{name: "the stream is cut at the timeout", shutdownTimeout: "200ms", wantEnd: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			verifyNoLeaks(t)
+			h := startPaced(t, 60, map[string]string{
+				"STRATA_SHUTDOWN_TIMEOUT":     tt.shutdownTimeout,
+				"STRATA_SHUTDOWN_DRAIN_DELAY": "100ms",
+			})
+			watchCtx, stopWatch := context.WithCancel(t.Context())
+			defer stopWatch()
+			watch, err := h.health.Watch(watchCtx, &healthpb.HealthCheckRequest{Service: "strata.v1.LLMService"})
+			if err != nil {
+				t.Fatalf("Watch: %v", err)
+			}
+			if st, err := watch.Recv(); err != nil || st.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+				t.Fatalf("health = %v, %v; want SERVING", st, err)
+			}
+
+			stream, err := h.client.ChatStream(t.Context(), &stratav1.ChatRequest{Messages: longPrompt})
+			if err != nil {
+				t.Fatalf("ChatStream: %v", err)
+			}
+			if ev, err := stream.Recv(); err != nil || ev.GetStart() == nil {
+				t.Fatalf("first event = %v, %v; want start", ev, err)
+			}
+
+			start := time.Now()
+			served := make(chan error, 1)
+			go func() { served <- h.stop(30 * time.Second) }()
+
+			if st, err := watch.Recv(); err != nil || st.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+				t.Errorf("health during shutdown = %v, %v; want NOT_SERVING", st, err)
+			}
+			stopWatch() // a watcher is a call in flight too; let the graceful stop wait only for the chat
+
+			events, err := streamEvents(stream)
+			ended := len(events) > 0 && events[len(events)-1].GetEnd() != nil
+			if tt.wantEnd {
+				if err != nil || !ended {
+					t.Errorf("stream ended with %v (end event: %v); want it to complete", err, ended)
+				}
+			} else {
+				if err == nil || ended {
+					t.Errorf("stream ended with %v (end event: %v); want it cut", err, ended)
+				}
+				if c := status.Code(err); c != codes.Unavailable && c != codes.Canceled {
+					t.Errorf("cut stream code = %v, want UNAVAILABLE or CANCELED", c)
+				}
+			}
+			select {
+			case err := <-served:
+				if err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("Serve did not return")
+			}
+			if !tt.wantEnd && time.Since(start) > 5*time.Second {
+				t.Errorf("Serve returned after %v, want about the 200ms shutdown timeout", time.Since(start))
+			}
+			// New calls are refused once stopped.
+			_, err = h.client.Chat(t.Context(), &stratav1.ChatRequest{Messages: user("hi")})
+			wantCode(t, err, codes.Unavailable)
+			if !tt.wantEnd {
+				waitFor(t, 5*time.Second, "the upstream request to end", func() bool {
+					s := h.emu.Stats()
+					return s.InFlight == 0 && s.ClientGone == 1
+				})
+			}
+		})
+	}
+}
