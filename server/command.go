@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -79,10 +80,37 @@ func Serve(ctx context.Context, args []string, environ map[string]string, stdout
 		return err
 	}
 	srv := NewGRPC(st.service, gopts, log)
+	if check := st.health.Credentials; check != nil {
+		go watchCredentials(ctx, srv, check, credentialRetryInterval, log)
+	}
 	log.Info("strata serving", "addr", ln.Addr().String(), "backend", common.backend, "region", cfg.AWS.Region,
 		"chat_model", cfg.LLM.ChatModel, "embedding_model", cfg.LLM.EmbeddingModel, "routes", len(cfg.LLM.ModelMap), "tls", gopts.TLS != nil)
 	fmt.Fprintln(stdout, ln.Addr().String())
 	return srv.Serve(ctx, ln)
+}
+
+// credentialRetryInterval is how often readiness retries credentials that did not resolve.
+const credentialRetryInterval = 5 * time.Second
+
+// watchCredentials holds grpc.health.v1 at NOT_SERVING until the AWS credentials resolve, so a
+// replica that cannot sign is not sent traffic; it never calls Bedrock itself.
+func watchCredentials(ctx context.Context, srv *Server, check func(context.Context) error, retry time.Duration, log *slog.Logger) {
+	for {
+		cctx, cancel := context.WithTimeout(ctx, max(retry, time.Second))
+		err := check(cctx)
+		cancel()
+		if err == nil {
+			srv.SetServing(true)
+			return
+		}
+		srv.SetServing(false)
+		log.Warn("aws credentials do not resolve: reporting NOT_SERVING until they do", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retry):
+		}
+	}
 }
 
 // Health runs `strata health`: the deep checks of HealthCheck, against a running server (--addr)

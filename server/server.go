@@ -99,6 +99,17 @@ func NewGRPC(svc stratav1.LLMServiceServer, opts GRPCOptions, log *slog.Logger) 
 	return &Server{grpc: g, health: h, opts: opts, log: log}
 }
 
+// SetServing sets what grpc.health.v1 reports for the server and for LLMService. Once shutdown
+// began it has no effect: a draining server stays NOT_SERVING.
+func (s *Server) SetServing(serving bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if serving {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	s.health.SetServingStatus("", st)
+	s.health.SetServingStatus(healthService, st)
+}
+
 // slogAdapter lets go-grpc-middleware's logging interceptor write through slog.
 func slogAdapter(l *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {

@@ -36,16 +36,18 @@ func (h *HealthChecker) Run(ctx context.Context, invoke bool) *stratav1.HealthCh
 	}
 	out.Checks = append(out.Checks, config)
 	if h.Credentials != nil {
-		out.Checks = append(out.Checks, h.timed(ctx, "credentials", func(ctx context.Context) (string, error) {
+		c, _ := h.timed(ctx, "credentials", func(ctx context.Context) (string, error) {
 			return "AWS credentials resolved", h.Credentials(ctx)
-		}))
+		})
+		out.Checks = append(out.Checks, c)
 	}
 	models := h.models()
 	checks := make([]*stratav1.Check, len(models))
+	errs := make([]error, len(models))
 	var wg sync.WaitGroup
 	for i, id := range models {
 		wg.Go(func() {
-			checks[i] = h.timed(ctx, "model:"+id, func(ctx context.Context) (string, error) {
+			checks[i], errs[i] = h.timed(ctx, "model:"+id, func(ctx context.Context) (string, error) {
 				if invoke {
 					return "answered a 1-token call", h.Backend.Probe(ctx, id, true)
 				}
@@ -54,6 +56,7 @@ func (h *HealthChecker) Run(ctx context.Context, invoke bool) *stratav1.HealthCh
 		})
 	}
 	wg.Wait()
+	out.Checks = append(out.Checks, endpointCheck(checks, errs, h.Region))
 	out.Checks = append(out.Checks, checks...)
 	for _, c := range out.Checks {
 		if c.Status > out.Status {
@@ -81,7 +84,7 @@ func (h *HealthChecker) models() []string {
 	return out
 }
 
-func (h *HealthChecker) timed(ctx context.Context, name string, check func(ctx context.Context) (string, error)) *stratav1.Check {
+func (h *HealthChecker) timed(ctx context.Context, name string, check func(ctx context.Context) (string, error)) (*stratav1.Check, error) {
 	if h.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, h.Timeout)
@@ -94,5 +97,38 @@ func (h *HealthChecker) timed(ctx context.Context, name string, check func(ctx c
 		c.Status = stratav1.HealthStatus_HEALTH_STATUS_FAIL
 		c.Detail = status.Convert(toStatus(ctx, err, h.Region)).Message()
 	}
+	return c, err
+}
+
+// endpointCheck says whether Bedrock answered at all, from the model checks already made: the
+// endpoint is reachable when any of them got an answer from Bedrock, even a refusal, and not when
+// every one failed to connect, timed out, or found Bedrock failing to serve.
+func endpointCheck(models []*stratav1.Check, errs []error, region string) *stratav1.Check {
+	c := &stratav1.Check{Name: "endpoint", Status: stratav1.HealthStatus_HEALTH_STATUS_OK, Detail: "bedrock answered in " + region}
+	for i, err := range errs {
+		c.LatencyMs = max(c.LatencyMs, models[i].GetLatencyMs())
+		if !unreachable(err) {
+			return c
+		}
+	}
+	if len(errs) > 0 {
+		c.Status, c.Detail = stratav1.HealthStatus_HEALTH_STATUS_FAIL, "bedrock did not answer: "+models[len(models)-1].GetDetail()
+	}
 	return c
+}
+
+// unreachable reports whether err means Bedrock gave no answer of its own.
+func unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	be, ok := backend.AsError(err)
+	if !ok {
+		return true
+	}
+	switch be.Kind {
+	case backend.KindUnavailable, backend.KindTimeout, backend.KindCanceled, backend.KindInternal:
+		return true
+	}
+	return false
 }
