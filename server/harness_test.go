@@ -99,12 +99,12 @@ type harnessOptions struct {
 }
 
 // startStrata serves Strata with --backend emulator and the given settings over harnessDefaults.
-func startStrata(t *testing.T, environ map[string]string) *harness {
+func startStrata(t testing.TB, environ map[string]string) *harness {
 	t.Helper()
 	return startStrataWith(t, harnessOptions{environ: environ})
 }
 
-func startStrataWith(t *testing.T, o harnessOptions) *harness {
+func startStrataWith(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
 	environ := maps.Clone(harnessDefaults)
 	maps.Copy(environ, o.environ)
@@ -295,7 +295,7 @@ func logField(line, key string) string {
 }
 
 // listenEmulator serves emu on a loopback port until the test ends and returns its URL.
-func listenEmulator(t *testing.T, emu *emulator.Emulator) string {
+func listenEmulator(t testing.TB, emu *emulator.Emulator) string {
 	t.Helper()
 	srv, err := emulator.Listen("127.0.0.1:0", emu, nil)
 	if err != nil {
