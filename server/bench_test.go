@@ -41,8 +41,8 @@ func BenchmarkChatSideBySide(b *testing.B) {
 		})
 		b.Cleanup(hc.CloseIdleConnections)
 		in := &bedrockruntime.ConverseInput{
-			ModelId: aws.String("us.amazon.nova-micro-v1:0"),
-			Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}},
+			ModelId:         aws.String("us.amazon.nova-micro-v1:0"),
+			Messages:        []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}},
 			InferenceConfig: &types.InferenceConfiguration{Temperature: aws.Float32(0.5)},
 		}
 		b.ReportAllocs()
@@ -70,4 +70,3 @@ func BenchmarkChatSideBySide(b *testing.B) {
 		}
 	})
 }
-
