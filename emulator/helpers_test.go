@@ -34,19 +34,7 @@ func startEmulator(t testing.TB, opts Options) *testEmulator {
 	if opts.AccessKeyID == "" && opts.SecretAccessKey == "" {
 		opts.AccessKeyID, opts.SecretAccessKey = testAccessKey, testSecretKey
 	}
-	emu, err := New(opts)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	srv, err := Listen("127.0.0.1:0", emu, nil)
-	if err != nil {
-		t.Fatalf("Listen: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	emu, srv := txServe(t, opts, nil)
 	return &testEmulator{emu: emu, srv: srv, runtime: runtimeClient(srv.URL, testAccessKey, testSecretKey, nil), control: controlClient(srv.URL)}
 }
 

@@ -41,7 +41,7 @@ const txModel = "amazon.nova-micro-v1:0"
 
 // txServe serves an emulator built from opts on 127.0.0.1 (HTTPS when tlsConfig is set) and
 // shuts it down when the test ends.
-func txServe(t *testing.T, opts Options, tlsConfig *tls.Config) (*Emulator, *Server) {
+func txServe(t testing.TB, opts Options, tlsConfig *tls.Config) (*Emulator, *Server) {
 	t.Helper()
 	emu, err := New(opts)
 	if err != nil {
