@@ -239,7 +239,7 @@ type Pool struct {
 	MaxIdleConnsPerHost int `env:"STRATA_HTTP_MAX_IDLE_CONNS_PER_HOST" envDefault:"256" min:"1"`
 
 	// IdleConnTimeout closes connections idle this long. Env STRATA_HTTP_IDLE_CONN_TIMEOUT;
-	// default 90s; 0 means never.
+	// default 90s; 0 means the default.
 	IdleConnTimeout time.Duration `env:"STRATA_HTTP_IDLE_CONN_TIMEOUT" envDefault:"90s" min:"0"`
 
 	// DialTimeout bounds connecting to Bedrock. Env STRATA_HTTP_DIAL_TIMEOUT; default 10s;
@@ -247,7 +247,7 @@ type Pool struct {
 	DialTimeout time.Duration `env:"STRATA_HTTP_DIAL_TIMEOUT" envDefault:"10s" min:"1ms"`
 
 	// KeepAlive is the TCP keep-alive period of connections to Bedrock.
-	// Env STRATA_HTTP_KEEPALIVE; default 30s; 0 means Go's default (15s).
+	// Env STRATA_HTTP_KEEPALIVE; default 30s; 0 means the default.
 	KeepAlive time.Duration `env:"STRATA_HTTP_KEEPALIVE" envDefault:"30s" min:"0"`
 
 	// UpstreamTimeout caps one Bedrock call, streams included, whatever the caller's deadline.

@@ -171,6 +171,7 @@ func build(ctx context.Context, cfg *config.Config, backendKind string, log *slo
 		Credentials: credentialsCheck,
 		Warnings:    append(append([]string(nil), cfg.Warnings...), warnings...),
 		Timeout:     10 * time.Second,
+		Logger:      log,
 	}
 	st.service, err = service.New(service.Options{
 		Backend:         be,

@@ -81,6 +81,7 @@ func Serve(ctx context.Context, args []string, environ map[string]string, stdout
 	}
 	srv := NewGRPC(st.service, gopts, log)
 	if check := st.health.Credentials; check != nil {
+		srv.SetServing(false) // not ready until the credentials resolve
 		go watchCredentials(ctx, srv, check, credentialRetryInterval, log)
 	}
 	log.Info("strata serving", "addr", ln.Addr().String(), "backend", common.backend, "region", cfg.AWS.Region,

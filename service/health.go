@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,8 @@ type HealthChecker struct {
 	Warnings []string
 	// Timeout bounds each check.
 	Timeout time.Duration
+	// Logger receives what the checks' answers leave out.
+	Logger *slog.Logger
 }
 
 // Run runs every check and reports each, and the worst status.
@@ -36,9 +39,16 @@ func (h *HealthChecker) Run(ctx context.Context, invoke bool) *stratav1.HealthCh
 	}
 	out.Checks = append(out.Checks, config)
 	if h.Credentials != nil {
-		c, _ := h.timed(ctx, "credentials", func(ctx context.Context) (string, error) {
+		c, err := h.timed(ctx, "credentials", func(ctx context.Context) (string, error) {
 			return "AWS credentials resolved", h.Credentials(ctx)
 		})
+		if err != nil {
+			// The SDK's text may carry request ids; the operator's log has it, the answer does not.
+			if h.Logger != nil {
+				h.Logger.WarnContext(ctx, "aws credentials do not resolve", "error", err)
+			}
+			c.Detail = "AWS credentials do not resolve: check AWS_PROFILE, the static keys, the role settings, or the instance/pod role"
+		}
 		out.Checks = append(out.Checks, c)
 	}
 	models := h.models()

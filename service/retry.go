@@ -27,6 +27,9 @@ func (p RetryPolicy) wait(n int, err *backend.Error) time.Duration {
 	if err.RetryAfter > 0 {
 		return min(err.RetryAfter, p.MaxWait)
 	}
+	if p.BaseWait <= 0 {
+		return 0
+	}
 	ceiling := p.BaseWait << min(n-1, 30)
 	if ceiling <= 0 || ceiling > p.MaxWait {
 		ceiling = p.MaxWait

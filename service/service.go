@@ -96,6 +96,12 @@ func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) 
 	}
 	if rt.MaxTokens != nil {
 		n := *rt.MaxTokens
+		if m := rt.Model.Model; m != nil && m.MaxOutputTokens > 0 {
+			// A configured cap (CHAT_MAX_TOKENS or the route's) may be written for another model:
+			// clamp it to this one's limit rather than fail every call. A request's own value is
+			// validated instead.
+			n = min(n, m.MaxOutputTokens)
+		}
 		br.MaxTokens = &n
 	}
 	if req.MaxTokens != nil {
@@ -103,7 +109,8 @@ func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) 
 		br.MaxTokens = &n
 	}
 	if e, ok := fromEffort(req.GetReasoningEffort()); ok {
-		br.Effort = e
+		// The request's effort wins over the route's, budget included.
+		br.Effort, br.ReasoningBudget = e, 0
 	}
 	return &preparedChat{route: rt, req: br}, nil
 }

@@ -42,15 +42,25 @@ func validateChat(req *stratav1.ChatRequest, model *catalog.Model) error {
 		default:
 			add(at+".role", "must be ROLE_SYSTEM, ROLE_USER, ROLE_ASSISTANT or ROLE_TOOL, got %v", m.GetRole())
 		}
-		if m.GetText() == "" && len(m.GetParts()) == 0 {
+		switch {
+		case m.GetText() == "" && len(m.GetParts()) == 0:
 			add(at, "has no content: set text or parts")
+		case m.GetText() != "" && strings.TrimSpace(m.GetText()) == "":
+			add(at+".text", "must not be blank")
 		}
 		for j, p := range m.GetParts() {
 			validatePart(fmt.Sprintf("%s.parts[%d]", at, j), m.GetRole(), p, add)
+			if model != nil {
+				checkModality(fmt.Sprintf("%s.parts[%d]", at, j), p, model, add)
+			}
 		}
 	}
 	if len(req.GetMessages()) > 0 && conversation == 0 {
 		add("messages", "needs a user message besides the system messages")
+	}
+	if first := firstTurn(req.GetMessages()); first == stratav1.Role_ROLE_ASSISTANT && (model == nil || model.Family != catalog.FamilyClaude) {
+		// Bedrock refuses a conversation that opens with the assistant, Claude's excepted.
+		add("messages", "the first non-system message must be from the user")
 	}
 	if t := req.Temperature; t != nil && (*t < 0 || *t > 1) {
 		add("temperature", "must be between 0 and 1, got %v", *t)
@@ -159,6 +169,30 @@ func validatePart(at string, role stratav1.Role, p *stratav1.Part, add func(fiel
 		}
 	case nil:
 		add(at, "is empty: set one of text, image, document, tool_call, tool_result, reasoning")
+	}
+}
+
+// firstTurn is the role of the first message that is not a system message.
+func firstTurn(msgs []*stratav1.Message) stratav1.Role {
+	for _, m := range msgs {
+		if m.GetRole() != stratav1.Role_ROLE_SYSTEM {
+			return m.GetRole()
+		}
+	}
+	return stratav1.Role_ROLE_UNSPECIFIED
+}
+
+// checkModality refuses an image or document for a model that cannot read one.
+func checkModality(at string, p *stratav1.Part, model *catalog.Model, add func(field, format string, args ...any)) {
+	switch p.GetKind().(type) {
+	case *stratav1.Part_Image:
+		if !model.HasInput("IMAGE") {
+			add(at+".image", "%s does not read images", model.ID)
+		}
+	case *stratav1.Part_Document:
+		if !model.HasInput("DOCUMENT") {
+			add(at+".document", "%s does not read documents", model.ID)
+		}
 	}
 }
 

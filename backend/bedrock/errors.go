@@ -41,9 +41,10 @@ func (b *Backend) toError(ctx context.Context, err error, modelID string) *backe
 		e.RequestID = rid.ServiceRequestID()
 	}
 	switch {
-	case ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+	case ctx.Err() != nil:
 		// The caller went away or its deadline passed: checked first, because a cancellation
-		// also surfaces as a broken connection.
+		// also surfaces as a broken connection. Only the context says so: a dial timeout also
+		// matches context.DeadlineExceeded, and it is a connection failure worth retrying.
 		e.Kind = backend.KindCanceled
 		e.Message = "the call was canceled or its deadline passed"
 		if cerr := context.Cause(ctx); cerr != nil {

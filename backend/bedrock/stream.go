@@ -185,6 +185,11 @@ func (s *stream) cutError() error {
 			err = s.ctx.Err()
 		}
 		e := s.b.toError(s.ctx, err, s.modelID)
+		if e.Kind == backend.KindInternal && s.ctx.Err() == nil {
+			// A transport failure mid-stream ("http2: client connection lost") is a cut stream,
+			// not a bug of ours: UNAVAILABLE, and retryable before any output.
+			e.Kind = backend.KindTruncated
+		}
 		if e.RequestID == "" {
 			e.RequestID = s.requestID
 		}
