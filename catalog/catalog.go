@@ -79,14 +79,17 @@ type Model struct {
 	// Profiles lists the cross-region inference profile prefixes (us, eu, apac, global) that carry it.
 	Profiles []string `json:"profiles,omitempty"`
 	// CountTokens is true where the CountTokens operation accepts the model.
-	CountTokens      bool       `json:"count_tokens,omitempty"`
-	Reasoning        Reasoning  `json:"reasoning,omitempty"`
-	Tools            bool       `json:"tools,omitempty"`
-	CachePoints      bool       `json:"cache_points,omitempty"`
-	StructuredOutput bool       `json:"structured_output,omitempty"`
-	MaxStopSequences int        `json:"max_stop_sequences,omitempty"`
-	Embedding        *Embedding `json:"embedding,omitempty"`
-	Price            Price      `json:"price"`
+	CountTokens      bool      `json:"count_tokens,omitempty"`
+	Reasoning        Reasoning `json:"reasoning,omitempty"`
+	Tools            bool      `json:"tools,omitempty"`
+	CachePoints      bool      `json:"cache_points,omitempty"`
+	StructuredOutput bool      `json:"structured_output,omitempty"`
+	MaxStopSequences int       `json:"max_stop_sequences,omitempty"`
+	// TemperatureOrTopP marks models that refuse temperature and top_p in one request (Claude
+	// Opus 4.1 and the 4.5 and later models).
+	TemperatureOrTopP bool       `json:"temperature_or_top_p,omitempty"`
+	Embedding         *Embedding `json:"embedding,omitempty"`
+	Price             Price      `json:"price"`
 	// ExtraAliases are short names beyond the ones Aliases derives from the id.
 	ExtraAliases []string  `json:"aliases,omitempty"`
 	Lifecycle    Lifecycle `json:"lifecycle"`

@@ -65,6 +65,11 @@ func checkModelFields(m *catalog.Model, req *converseRequest, t *turn) *apiError
 
 func checkClaudeFields(m *catalog.Model, req *converseRequest, t *turn) *apiError {
 	f := req.AdditionalModelRequestFields
+	if ic := req.InferenceConfig; m.TemperatureOrTopP && ic != nil && ic.Temperature != nil && ic.TopP != nil {
+		// Claude Opus 4.1 and the 4.5+ models take one of the two (reported by LiteLLM,
+		// bedrock-access-gateway users: BerriAI/litellm#15070).
+		return anthropicErrorf("`temperature` and `top_p` cannot both be specified for this model. Please use only one.")
+	}
 	if k, ok := f["top_k"]; ok {
 		if n, ok := k.(float64); !ok || n < 0 || n != float64(int(n)) {
 			return anthropicErrorf("top_k: Input should be a valid integer greater than or equal to 0")

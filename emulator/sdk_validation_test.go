@@ -157,6 +157,9 @@ func TestValidation(t *testing.T) {
 		{"temperature above 1", converse(sdkNova, func(in *bedrockruntime.ConverseInput) {
 			in.InferenceConfig = &types.InferenceConfiguration{Temperature: aws.Float32(1.5)}
 		}), CodeValidation, 400, "inferenceConfig.temperature"},
+		{"temperature and top_p on claude 4.5", converse(sdkSonnet45, func(in *bedrockruntime.ConverseInput) {
+			in.InferenceConfig = &types.InferenceConfiguration{Temperature: aws.Float32(0.5), TopP: aws.Float32(0.9)}
+		}), CodeValidation, 400, "cannot both be specified"},
 		{"topP below 0", converse(sdkHaiku45, func(in *bedrockruntime.ConverseInput) {
 			in.InferenceConfig = &types.InferenceConfiguration{TopP: aws.Float32(-0.1)}
 		}), CodeValidation, 400, "inferenceConfig.topP"},

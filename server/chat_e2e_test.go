@@ -460,3 +460,17 @@ func TestChatStream(t *testing.T) {
 		})
 	}
 }
+
+// TestChatTopPOnClaude45: the model takes temperature or top_p; a request that asks for top_p gets
+// it, and the configured CHAT_TEMPERATURE gives way instead of failing the call at Bedrock.
+func TestChatTopPOnClaude45(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, map[string]string{"CHAT_TEMPERATURE": "0.3"})
+	resp, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{Model: "us.anthropic.claude-sonnet-4-5-20250929-v1:0", Messages: user("hi"), TopP: ptr(0.9)})
+	if err != nil {
+		t.Fatalf("Chat with top_p and a configured temperature: %v", err)
+	}
+	if resp.GetText() == "" {
+		t.Error("no text")
+	}
+}

@@ -335,6 +335,7 @@ func TestValidation(t *testing.T) {
 		{name: "tools on a model without tool use", req: &stratav1.ChatRequest{Model: "amazon.titan-text-express-v1", Messages: hi, Tools: []*stratav1.Tool{{Name: "f", InputSchema: schema}}}, wantField: "tools"},
 		{name: "embedding model used for chat", req: &stratav1.ChatRequest{Model: titanEmbed, Messages: hi}, wantField: "model"},
 		{name: "unknown model name", req: &stratav1.ChatRequest{Model: "my favourite model", Messages: hi}, wantField: "model"},
+		{name: "temperature and top_p on claude 4.5", req: &stratav1.ChatRequest{Model: "us.anthropic.claude-sonnet-4-5-20250929-v1:0", Messages: hi, Temperature: ptr(0.2), TopP: ptr(0.9)}, wantField: "top_p"},
 		{name: "blank message text", req: &stratav1.ChatRequest{Messages: []*stratav1.Message{{Role: stratav1.Role_ROLE_USER, Text: " \n "}}}, wantField: "messages[0].text"},
 		// Claude takes a history that opens with the assistant; Nova (the default) does not.
 		{name: "assistant first on nova", req: &stratav1.ChatRequest{Messages: []*stratav1.Message{{Role: stratav1.Role_ROLE_ASSISTANT, Text: "I spoke first."}, {Role: stratav1.Role_ROLE_USER, Text: "So you did."}}}, wantField: "messages"},

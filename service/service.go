@@ -94,6 +94,11 @@ func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) 
 	if req.Temperature != nil {
 		br.Temperature = req.Temperature
 	}
+	if m := rt.Model.Model; m != nil && m.TemperatureOrTopP && req.TopP != nil && req.Temperature == nil {
+		// The model takes one of the two: the caller asked for top_p, so the configured
+		// temperature gives way (Bedrock refuses both: BerriAI/litellm#15070).
+		br.Temperature = nil
+	}
 	if rt.MaxTokens != nil {
 		n := *rt.MaxTokens
 		if m := rt.Model.Model; m != nil && m.MaxOutputTokens > 0 {
@@ -111,6 +116,10 @@ func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) 
 	if e, ok := fromEffort(req.GetReasoningEffort()); ok {
 		// The request's effort wins over the route's, budget included.
 		br.Effort, br.ReasoningBudget = e, 0
+	}
+	if m := rt.Model.Model; m != nil && m.TemperatureOrTopP && req.Temperature != nil && req.TopP != nil && br.Effort == backend.EffortNone {
+		// Without thinking (which sets both itself) the model would refuse the pair.
+		return nil, invalidArgument(fieldViolation{"top_p", m.ID + " takes temperature or top_p, not both: set one"})
 	}
 	return &preparedChat{route: rt, req: br}, nil
 }

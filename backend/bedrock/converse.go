@@ -129,6 +129,11 @@ func (b *Backend) converseParams(req *backend.ChatRequest) (*converseParams, err
 	if err := b.reasoning(req, m, p, &inf); err != nil {
 		return nil, err
 	}
+	if m != nil && m.TemperatureOrTopP && inf.temperature != nil && inf.topP != nil {
+		// These Claude models refuse both in one request (BerriAI/litellm#15070): keep the temperature.
+		inf.topP = nil
+		p.warnings = append(p.warnings, fmt.Sprintf("%s takes temperature or top_p, not both: top_p was not sent", m.ID))
+	}
 	p.inference = inf.config()
 	if len(req.Metadata) > 0 {
 		p.metadata = req.Metadata

@@ -22,6 +22,19 @@ var weatherTool = backend.Tool{
 	},
 }
 
+// TestTemperatureOrTopP: Claude 4.5 and later refuse temperature with top_p (the emulator enforces
+// it as Bedrock does); the adapter keeps the temperature and says so.
+func TestTemperatureOrTopP(t *testing.T) {
+	h := newHarness(t, nil)
+	resp, err := h.b.Chat(callCtx(t), &backend.ChatRequest{ModelID: claudeHaiku, Messages: []backend.Message{userText("say hello")}, Temperature: ptr(0.2), TopP: ptr(0.9)})
+	if err != nil {
+		t.Fatalf("Chat: %v", err)
+	}
+	if len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "top_p was not sent") {
+		t.Errorf("warnings %q, want one saying top_p was not sent", resp.Warnings)
+	}
+}
+
 func TestChatText(t *testing.T) {
 	h := newHarness(t, nil)
 	tests := []struct {
@@ -32,10 +45,11 @@ func TestChatText(t *testing.T) {
 		{"nova", backend.ChatRequest{ModelID: novaMicro, Messages: []backend.Message{userText("say hello")}}, backend.StopEndTurn},
 		{"claude with system, inference and metadata", backend.ChatRequest{
 			ModelID: claudeHaiku, System: []string{"Be brief.", " "}, Messages: []backend.Message{userText("say hello")},
-			MaxTokens: ptr(200), Temperature: ptr(0.2), TopP: ptr(0.9), Stop: []string{"\n\nHuman:"},
+			MaxTokens: ptr(200), Temperature: ptr(0.2), Stop: []string{"\n\nHuman:"},
 			Metadata: map[string]string{"tenant": "t1"},
 		}, backend.StopEndTurn},
 		{"max tokens", backend.ChatRequest{ModelID: novaMicro, Messages: []backend.Message{userText("say a lot")}, MaxTokens: ptr(3)}, backend.StopMaxTokens},
+		{"nova with temperature and top_p", backend.ChatRequest{ModelID: novaMicro, Messages: []backend.Message{userText("say hello")}, Temperature: ptr(0.2), TopP: ptr(0.9)}, backend.StopEndTurn},
 		{"multi-turn", backend.ChatRequest{ModelID: novaMicro, Messages: []backend.Message{
 			userText("hi"),
 			{Role: backend.RoleAssistant, Parts: []backend.Part{{Kind: backend.PartText, Text: "hello"}}},
