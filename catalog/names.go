@@ -66,7 +66,9 @@ var ErrUnknownName = errors.New("unknown model name")
 //   - friendly names and aliases: `anthropic/claude-3-sonnet-20240229`, `claude-3-sonnet-20240229`.
 //
 // A name in Bedrock's form that the catalog does not know is passed through unchanged, with a nil
-// Model: Bedrock may know it even if Strata does not yet. A friendly name that matches nothing is
+// Model: Bedrock may know it even if Strata does not yet. The bare id of a model Bedrock serves
+// only through inference profiles becomes the profile of region's geography, as Bedrock refuses
+// the bare id ("on-demand throughput isn't supported"). A friendly name that matches nothing is
 // ErrUnknownName. region picks the inference profile for profile-only models (eu-* → eu., ...).
 func (c *Catalog) LookupName(name, region string) (Name, error) {
 	id := strings.TrimSpace(name)
@@ -80,6 +82,10 @@ func (c *Catalog) LookupName(name, region string) (Name, error) {
 		return Name{}, fmt.Errorf("empty model name: %w", ErrUnknownName)
 	}
 	if res, err := c.Resolve(id); err == nil {
+		if res.Kind == KindFoundation && !res.Model.OnDemand {
+			// Bedrock refuses this bare id on demand: call the inference profile that carries it.
+			return Name{ModelID: c.callableID(res.Model, region), Model: res.Model}, nil
+		}
 		return Name{ModelID: id, Model: res.Model}, nil
 	}
 	if m := c.byAlias(id); m != nil {

@@ -32,6 +32,9 @@ func TestLookupName(t *testing.T) {
 		{name: "anthropic/claude-sonnet-4-5-20250929", region: "us-east-1", wantID: "us.anthropic.claude-sonnet-4-5-20250929-v1:0", wantKnown: true},
 		{name: "anthropic/claude-sonnet-4-5-20250929", region: "eu-west-1", wantID: "eu.anthropic.claude-sonnet-4-5-20250929-v1:0", wantKnown: true},
 		{name: "anthropic/claude-sonnet-4-5-20250929", region: "sa-east-1", wantID: "global.anthropic.claude-sonnet-4-5-20250929-v1:0", wantKnown: true},
+		// The bare id of a profile-only model becomes its profile.
+		{name: "anthropic.claude-sonnet-4-5-20250929-v1:0", region: "us-west-2", wantID: "us.anthropic.claude-sonnet-4-5-20250929-v1:0", wantKnown: true},
+		{name: "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0", region: "eu-central-1", wantID: "eu.anthropic.claude-sonnet-4-5-20250929-v1:0", wantKnown: true},
 		// A Bedrock-shaped id the catalog does not know passes through, unknown.
 		{name: "acme.brand-new-model-v1:0", wantID: "acme.brand-new-model-v1:0"},
 		{name: "gpt-4o", wantErr: catalog.ErrUnknownName},
