@@ -231,13 +231,16 @@ type EmbedRequest struct {
 	InputType string
 	// MaxBatch caps the texts per upstream call for models that take batches (EMBEDDING_MAX_STR_NUM).
 	MaxBatch int
+	// Retry, when set, runs each upstream call and retries it as it sees fit, returning the calls
+	// made, so a fan-out retries the one call that failed rather than the whole request.
+	Retry func(ctx context.Context, call func(context.Context) error) (int, error)
 }
 
 // EmbedResponse holds one vector per input, in order.
 type EmbedResponse struct {
 	Vectors [][]float32
 	Usage   Usage
-	// Calls is how many upstream calls were made.
+	// Calls is how many upstream calls were made, retries included.
 	Calls int
 }
 

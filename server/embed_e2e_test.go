@@ -131,3 +131,31 @@ func TestEmbedDefaultModel(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbedRetriesOnlyTheFailedCall: in a Titan fan-out, a throttled call is retried alone; the
+// texts already embedded are not sent again.
+func TestEmbedRetriesOnlyTheFailedCall(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, map[string]string{"MAX_RETRY": "3", "STRATA_EMBED_CONCURRENCY": "1"})
+	if err := h.emu.SetFaults(emulator.Fault{Operation: emulator.OpInvoke, Error: emulator.CodeThrottling, Every: 19, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	inputs := make([]string, 20)
+	for i := range inputs {
+		inputs[i] = "text number " + string(rune('a'+i))
+	}
+	before := settledStats(t, h.emu)
+	resp, err := h.client.Embed(t.Context(), &stratav1.EmbedRequest{Inputs: inputs})
+	if err != nil {
+		t.Fatalf("Embed: %v", err)
+	}
+	if len(resp.GetEmbeddings()) != len(inputs) {
+		t.Fatalf("%d vectors for %d inputs", len(resp.GetEmbeddings()), len(inputs))
+	}
+	after := settledStats(t, h.emu)
+	ok := after.Count(emulator.OpInvoke, "ok") - before.Count(emulator.OpInvoke, "ok")
+	throttled := after.Count(emulator.OpInvoke, emulator.CodeThrottling) - before.Count(emulator.OpInvoke, emulator.CodeThrottling)
+	if ok != 20 || throttled != 1 {
+		t.Errorf("upstream calls: %d ok and %d throttled, want 20 and 1 (only the failed call retried)", ok, throttled)
+	}
+}

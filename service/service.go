@@ -334,18 +334,21 @@ func (s *Service) Embed(ctx context.Context, req *stratav1.EmbedRequest) (*strat
 	if req.Dimensions != nil {
 		breq.Dimensions = int(*req.Dimensions)
 	}
-	var resp *backend.EmbedResponse
-	attempts, err := s.opts.Retry.do(ctx, func(caller context.Context) error {
-		ctx, cancel := s.upstreamContext(caller)
-		defer cancel()
-		r, err := s.opts.Backend.Embed(ctx, breq)
-		resp = r
-		return attemptError(caller, ctx, breq.ModelID, err)
-	})
-	rec.attempts = int32(attempts)
+	// Each upstream call of the fan-out is retried on its own: a throttled 19th text does not
+	// send the 18 that succeeded again.
+	breq.Retry = func(caller context.Context, call func(context.Context) error) (int, error) {
+		return s.opts.Retry.do(caller, func(caller context.Context) error {
+			ctx, cancel := s.upstreamContext(caller)
+			defer cancel()
+			return attemptError(caller, ctx, breq.ModelID, call(ctx))
+		})
+	}
+	resp, err := s.opts.Backend.Embed(ctx, breq)
 	if err != nil {
 		return nil, toStatus(ctx, err, s.opts.Region)
 	}
+	attempts := resp.Calls // for Embed: the upstream calls made, retries included
+	rec.attempts = int32(attempts)
 	if len(resp.Vectors) != len(req.GetInputs()) {
 		return nil, toStatus(ctx, fmt.Errorf("backend returned %d vectors for %d inputs", len(resp.Vectors), len(req.GetInputs())), s.opts.Region)
 	}

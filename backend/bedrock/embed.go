@@ -33,11 +33,24 @@ func (b *Backend) Embed(ctx context.Context, req *backend.EmbedRequest) (*backen
 		return &backend.EmbedResponse{Vectors: [][]float32{}}, nil
 	}
 	batches := e.batches(len(req.Inputs))
-	resp := &backend.EmbedResponse{Vectors: make([][]float32, len(req.Inputs)), Calls: len(batches)}
-	var tokens atomic.Int64
+	resp := &backend.EmbedResponse{Vectors: make([][]float32, len(req.Inputs))}
+	retry := req.Retry
+	if retry == nil {
+		retry = func(ctx context.Context, call func(context.Context) error) (int, error) { return 1, call(ctx) }
+	}
+	var tokens, calls atomic.Int64
 	err = b.fanOut(ctx, req.ModelID, len(batches), func(ctx context.Context, i int) error {
 		lo, hi := batches[i][0], batches[i][1]
-		vecs, n, err := e.call(ctx, req.Inputs[lo:hi])
+		var (
+			vecs [][]float32
+			n    int64
+		)
+		made, err := retry(ctx, func(ctx context.Context) error {
+			var err error
+			vecs, n, err = e.call(ctx, req.Inputs[lo:hi])
+			return err
+		})
+		calls.Add(int64(made))
 		if err != nil {
 			return err
 		}
@@ -58,6 +71,7 @@ func (b *Backend) Embed(ctx context.Context, req *backend.EmbedRequest) (*backen
 		}
 	}
 	resp.Usage.Input = tokens.Load()
+	resp.Calls = int(calls.Load())
 	return resp, nil
 }
 
