@@ -350,11 +350,16 @@ func (p *converseParams) setField(key string, v any) {
 // thinking). Claude 4.6+ takes adaptive thinking with an effort instead of a budget.
 //
 // Thinking stays off, with a warning, where Claude would refuse it: when the tool choice forces a
-// tool call, and when the conversation answers tool calls whose assistant turn does not start with
-// its thinking block (the caller did not send it back).
+// tool call, when the conversation ends with a prefilled assistant turn, and when it answers tool
+// calls whose assistant turn does not start with its thinking block (the caller did not send it back).
 func (b *Backend) claudeThinking(req *backend.ChatRequest, m *catalog.Model, p *converseParams, inf *inference) error {
 	if mode := req.ToolChoice.Mode; (mode == backend.ToolChoiceAny || mode == backend.ToolChoiceTool) && p.tools != nil {
 		p.warnings = append(p.warnings, "reasoning off: Claude cannot think when the tool choice forces a tool call")
+		return nil
+	}
+	if n := len(req.Messages); n > 0 && req.Messages[n-1].Role == backend.RoleAssistant {
+		// Anthropic: a prefilled assistant turn cannot be combined with extended thinking.
+		p.warnings = append(p.warnings, "reasoning off: Claude cannot think when the conversation ends with a prefilled assistant turn")
 		return nil
 	}
 	if i, ok := missingThinkingBlock(req.Messages); ok {

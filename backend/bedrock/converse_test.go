@@ -395,3 +395,24 @@ func TestDocumentName(t *testing.T) {
 		}
 	}
 }
+
+// TestThinkingWithPrefill: Claude cannot think after a prefilled assistant turn; the adapter
+// sends the request without thinking and says so, rather than a request Bedrock refuses.
+func TestThinkingWithPrefill(t *testing.T) {
+	h := newHarness(t, nil)
+	resp, err := h.b.Chat(callCtx(t), &backend.ChatRequest{ModelID: claudeHaiku, Effort: backend.EffortHigh, Messages: []backend.Message{
+		userText("write a haiku"),
+		{Role: backend.RoleAssistant, Parts: []backend.Part{{Kind: backend.PartText, Text: "Autumn"}}},
+	}})
+	if err != nil {
+		t.Fatalf("Chat: %v", err)
+	}
+	if len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "prefilled assistant turn") {
+		t.Errorf("warnings %q, want one about the prefilled assistant turn", resp.Warnings)
+	}
+	for _, p := range resp.Parts {
+		if p.Kind == backend.PartReasoning {
+			t.Error("the reply has reasoning although thinking was off")
+		}
+	}
+}
