@@ -68,10 +68,9 @@ type cacheRequest struct {
 
 // tokenTally accumulates a request's input tokens and the prefix before its last cache point.
 type tokenTally struct {
-	tokens     int
-	hash       [32]byte
-	cache      cacheRequest
-	prefixHash []byte
+	tokens int
+	hash   [32]byte
+	cache  cacheRequest
 }
 
 func (t *tokenTally) add(n int, content any) {
