@@ -131,6 +131,9 @@ func (m *Model) HasInput(modality string) bool { return slices.Contains(m.InputM
 type Catalog struct {
 	models []Model
 	byID   map[string]int
+	// byAlias maps every lower-cased alias to its model, built once: LookupName runs on every
+	// call that names a model.
+	byAlias map[string]int
 }
 
 // Load returns the catalog embedded in the binary.
@@ -155,6 +158,14 @@ func Parse(data []byte) (*Catalog, error) {
 			return nil, fmt.Errorf("model catalog: %s is listed twice", m.ID)
 		}
 		c.byID[m.ID] = i
+	}
+	c.byAlias = make(map[string]int)
+	for i := range c.models {
+		for _, a := range c.models[i].Aliases() {
+			if _, taken := c.byAlias[strings.ToLower(a)]; !taken { // the first in catalog order wins
+				c.byAlias[strings.ToLower(a)] = i
+			}
+		}
 	}
 	return c, nil
 }

@@ -88,7 +88,7 @@ func (c *Catalog) LookupName(name, region string) (Name, error) {
 		}
 		return Name{ModelID: id, Model: res.Model}, nil
 	}
-	if m := c.byAlias(id); m != nil {
+	if m := c.alias(id); m != nil {
 		return Name{ModelID: c.callableID(m, region), Model: m}, nil
 	}
 	if looksLikeBedrockID(id) {
@@ -97,15 +97,9 @@ func (c *Catalog) LookupName(name, region string) (Name, error) {
 	return Name{}, fmt.Errorf("%q: %w (use a Bedrock model id such as amazon.nova-micro-v1:0, or a catalog name such as anthropic/claude-sonnet-4-5-20250929)", name, ErrUnknownName)
 }
 
-func (c *Catalog) byAlias(name string) *Model {
-	lower := strings.ToLower(name)
-	for i := range c.models {
-		m := &c.models[i]
-		for _, a := range m.Aliases() {
-			if strings.ToLower(a) == lower {
-				return m
-			}
-		}
+func (c *Catalog) alias(name string) *Model {
+	if i, ok := c.byAlias[strings.ToLower(name)]; ok {
+		return &c.models[i]
 	}
 	return nil
 }
