@@ -255,9 +255,7 @@ func BenchmarkStreamForward(b *testing.B) {
 							CostUsd:    cost(model, ev.Usage),
 							Attempts:   1,
 						}}}
-					} else if delta := toDelta(ev); delta != nil {
-						msg = &stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Delta{Delta: delta}}
-					} else {
+					} else if msg = toDelta(ev); msg == nil {
 						b.Fatalf("event %v not forwarded", ev.Kind)
 					}
 					if encode {

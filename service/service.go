@@ -274,8 +274,8 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 				LatencyMs:  time.Since(start).Milliseconds(),
 			}}})
 		}
-		if delta := toDelta(ev); delta != nil {
-			if err := stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Delta{Delta: delta}}); err != nil {
+		if msg := toDelta(ev); msg != nil {
+			if err := stream.Send(msg); err != nil {
 				return err
 			}
 		}
@@ -289,20 +289,35 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 	}
 }
 
-func toDelta(ev backend.Event) *stratav1.StreamDelta {
+// deltaMessage holds the three messages of one streamed delta in one allocation: a long reply
+// sends hundreds of them. It is never reused: gRPC may read a message after Send returns.
+type deltaMessage struct {
+	resp  stratav1.ChatStreamResponse
+	event stratav1.ChatStreamResponse_Delta
+	delta stratav1.StreamDelta
+}
+
+// toDelta is the message that forwards ev, or nil for an event that carries nothing to forward.
+func toDelta(ev backend.Event) *stratav1.ChatStreamResponse {
+	m := &deltaMessage{}
+	d := &m.delta
 	switch ev.Kind {
 	case backend.EventText:
-		return &stratav1.StreamDelta{Text: ev.Text}
+		d.Text = ev.Text
 	case backend.EventReasoning:
-		return &stratav1.StreamDelta{Reasoning: ev.Text}
+		d.Reasoning = ev.Text
 	case backend.EventReasoningSignature:
-		return &stratav1.StreamDelta{ReasoningSignature: ev.Signature}
+		d.ReasoningSignature = ev.Signature
 	case backend.EventToolCallStart:
-		return &stratav1.StreamDelta{ToolCall: &stratav1.ToolCallDelta{Index: int32(ev.Index), Id: ev.ToolID, Name: ev.ToolName}}
+		d.ToolCall = &stratav1.ToolCallDelta{Index: int32(ev.Index), Id: ev.ToolID, Name: ev.ToolName}
 	case backend.EventToolCallArgs:
-		return &stratav1.StreamDelta{ToolCall: &stratav1.ToolCallDelta{Index: int32(ev.Index), ArgumentsJson: ev.Text}}
+		d.ToolCall = &stratav1.ToolCallDelta{Index: int32(ev.Index), ArgumentsJson: ev.Text}
+	default:
+		return nil
 	}
-	return nil
+	m.event.Delta = d
+	m.resp.Event = &m.event
+	return &m.resp
 }
 
 var inputTypes = map[stratav1.InputType]string{
