@@ -1,7 +1,9 @@
 package server
 
 import (
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -14,11 +16,34 @@ import (
 	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
 )
 
+// latencies records one duration per call and reports p50 and p99 with the benchmark, so the
+// added latency at each percentile can be read side by side.
+type latencies []time.Duration
+
+func (l *latencies) time(call func()) {
+	start := time.Now()
+	call()
+	*l = append(*l, time.Since(start))
+}
+
+func (l latencies) report(b *testing.B) {
+	if len(l) == 0 {
+		return
+	}
+	s := slices.Clone(l)
+	slices.Sort(s)
+	at := func(q float64) float64 { return float64(s[int(q*float64(len(s)-1))].Microseconds()) }
+	b.ReportMetric(at(0.50), "p50-µs")
+	b.ReportMetric(at(0.99), "p99-µs")
+}
+
 // BenchmarkChatSideBySide measures, in one run against one zero-latency emulator, what Strata
 // adds to a Bedrock call: (a) the AWS SDK calling the emulator directly, SigV4-signed, as an
-// application would without Strata; (b) the same request through Strata's gRPC Chat; (c) a bare
-// grpc.health.v1 round trip to the same server, the price of the hop itself. Strata's own cost
-// is (b) − (a) − (c). The full harness with percentiles and load is `strata bench` (a later issue).
+// application would without Strata; (b) the same request through Strata's gRPC Chat, and its
+// ChatStream to the first delta (time to first token); (c) a bare grpc.health.v1 round trip to
+// the same server, the price of the hop itself. Strata's own cost is (b) − (a) − (c) at each
+// percentile. `make bench-check` runs it briefly; the full harness with load is `strata bench`
+// (issue 5, to come).
 func BenchmarkChatSideBySide(b *testing.B) {
 	const prompt = "Summarize the plot of a short story about a lighthouse keeper in three sentences."
 	const key, secret = "AKIDBENCH", "bench-secret"
@@ -36,7 +61,7 @@ func BenchmarkChatSideBySide(b *testing.B) {
 		// The same tuned pool Strata uses, so the comparison is of Strata, not of pool sizes.
 		hc := bedrock.NewHTTPClient(bedrock.PoolOptions{})
 		client := bedrockruntime.New(bedrockruntime.Options{
-			Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: hc,
+			Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: bedrock.SDKHTTPClient(hc),
 			Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), Retryer: aws.NopRetryer{},
 		})
 		b.Cleanup(hc.CloseIdleConnections)
@@ -45,28 +70,103 @@ func BenchmarkChatSideBySide(b *testing.B) {
 			Messages:        []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}},
 			InferenceConfig: &types.InferenceConfiguration{Temperature: aws.Float32(0.5)},
 		}
+		var lat latencies
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := client.Converse(ctx, in); err != nil {
+			lat.time(func() {
+				if _, err := client.Converse(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		lat.report(b)
+	})
+	b.Run("a_direct_sdk_stream_first_delta", func(b *testing.B) {
+		hc := bedrock.NewHTTPClient(bedrock.PoolOptions{})
+		client := bedrockruntime.New(bedrockruntime.Options{
+			Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: bedrock.SDKHTTPClient(hc),
+			Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), Retryer: aws.NopRetryer{},
+		})
+		b.Cleanup(hc.CloseIdleConnections)
+		in := &bedrockruntime.ConverseStreamInput{
+			ModelId:         aws.String("us.amazon.nova-micro-v1:0"),
+			Messages:        []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}},
+			InferenceConfig: &types.InferenceConfiguration{Temperature: aws.Float32(0.5)},
+		}
+		var lat latencies
+		b.ReportAllocs()
+		for b.Loop() {
+			start := time.Now()
+			out, err := client.ConverseStream(ctx, in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			stream := out.GetStream()
+			for ev := range stream.Events() {
+				if _, ok := ev.(*types.ConverseStreamOutputMemberContentBlockDelta); ok {
+					lat = append(lat, time.Since(start))
+					break
+				}
+			}
+			for range stream.Events() { // drain, so the next call starts clean
+			}
+			if err := stream.Close(); err != nil {
 				b.Fatal(err)
 			}
 		}
+		lat.report(b)
 	})
 	b.Run("b_strata_chat", func(b *testing.B) {
 		req := &stratav1.ChatRequest{Messages: user(prompt)}
+		var lat latencies
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := h.client.Chat(ctx, req); err != nil {
+			lat.time(func() {
+				if _, err := h.client.Chat(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		lat.report(b)
+	})
+	b.Run("b_strata_stream_first_delta", func(b *testing.B) {
+		req := &stratav1.ChatRequest{Messages: user(prompt)}
+		var lat latencies
+		b.ReportAllocs()
+		for b.Loop() {
+			start := time.Now()
+			stream, err := h.client.ChatStream(ctx, req)
+			if err != nil {
 				b.Fatal(err)
 			}
+			for {
+				ev, err := stream.Recv()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if ev.GetDelta() != nil {
+					lat = append(lat, time.Since(start))
+					break
+				}
+			}
+			for { // drain, so the next call starts clean
+				if _, err := stream.Recv(); err != nil {
+					break
+				}
+			}
 		}
+		lat.report(b)
 	})
 	b.Run("c_grpc_health", func(b *testing.B) {
+		var lat latencies
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := h.health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
-				b.Fatal(err)
-			}
+			lat.time(func() {
+				if _, err := h.health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+					b.Fatal(err)
+				}
+			})
 		}
+		lat.report(b)
 	})
 }

@@ -264,6 +264,15 @@ func (g bodyGuard) Do(r *http.Request) (*http.Response, error) {
 	return g.client.Do(r)
 }
 
+// SDKHTTPClient wraps hc, for an AWS SDK client's HTTPClient option, with the request-body guard
+// described on bodyGuard. The adapter's own clients use it; so should any other SDK client in the
+// process that talks to a fast endpoint (benchmarks, `strata bench`).
+func SDKHTTPClient(hc *http.Client) interface {
+	Do(*http.Request) (*http.Response, error)
+} {
+	return bodyGuard{hc}
+}
+
 // readCloserOnly hides every method of a body but Read and Close.
 type readCloserOnly struct{ io.ReadCloser }
 
