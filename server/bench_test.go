@@ -56,20 +56,23 @@ func BenchmarkChatSideBySide(b *testing.B) {
 		"API_BASE": url, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "STRATA_LOG_LEVEL": "warn",
 	}})
 	ctx := b.Context()
-
-	b.Run("a_direct_sdk", func(b *testing.B) {
-		// The same tuned pool Strata uses, so the comparison is of Strata, not of pool sizes.
+	// direct is the application without Strata: the SDK on the same tuned pool Strata uses, so the
+	// comparison is of Strata, not of pool sizes.
+	direct := func(b *testing.B) *bedrockruntime.Client {
 		hc := bedrock.NewHTTPClient(bedrock.PoolOptions{})
-		client := bedrockruntime.New(bedrockruntime.Options{
+		b.Cleanup(hc.CloseIdleConnections)
+		return bedrockruntime.New(bedrockruntime.Options{
 			Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: bedrock.SDKHTTPClient(hc),
 			Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), Retryer: aws.NopRetryer{},
 		})
-		b.Cleanup(hc.CloseIdleConnections)
-		in := &bedrockruntime.ConverseInput{
-			ModelId:         aws.String("us.amazon.nova-micro-v1:0"),
-			Messages:        []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}},
-			InferenceConfig: &types.InferenceConfiguration{Temperature: aws.Float32(0.5)},
-		}
+	}
+	modelID := aws.String("us.amazon.nova-micro-v1:0")
+	messages := []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}}
+	inference := &types.InferenceConfiguration{Temperature: aws.Float32(0.5)}
+
+	b.Run("a_direct_sdk", func(b *testing.B) {
+		client := direct(b)
+		in := &bedrockruntime.ConverseInput{ModelId: modelID, Messages: messages, InferenceConfig: inference}
 		var lat latencies
 		b.ReportAllocs()
 		for b.Loop() {
@@ -82,17 +85,8 @@ func BenchmarkChatSideBySide(b *testing.B) {
 		lat.report(b)
 	})
 	b.Run("a_direct_sdk_stream_first_delta", func(b *testing.B) {
-		hc := bedrock.NewHTTPClient(bedrock.PoolOptions{})
-		client := bedrockruntime.New(bedrockruntime.Options{
-			Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: bedrock.SDKHTTPClient(hc),
-			Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), Retryer: aws.NopRetryer{},
-		})
-		b.Cleanup(hc.CloseIdleConnections)
-		in := &bedrockruntime.ConverseStreamInput{
-			ModelId:         aws.String("us.amazon.nova-micro-v1:0"),
-			Messages:        []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}},
-			InferenceConfig: &types.InferenceConfiguration{Temperature: aws.Float32(0.5)},
-		}
+		client := direct(b)
+		in := &bedrockruntime.ConverseStreamInput{ModelId: modelID, Messages: messages, InferenceConfig: inference}
 		var lat latencies
 		b.ReportAllocs()
 		for b.Loop() {
