@@ -24,7 +24,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/bedrock"
-	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/smithy-go/auth/bearer"
 
 	"github.com/strata-gateway/strata/backend"
@@ -90,7 +89,8 @@ type Options struct {
 // Backend is the Bedrock implementation of [backend.Backend]. It is safe for concurrent use; build
 // one per process.
 type Backend struct {
-	runtime     *bedrockruntime.Client
+	transport   *transport
+	buffers     responseBuffers
 	control     *bedrock.Client
 	catalog     *catalog.Catalog
 	region      string
@@ -101,8 +101,8 @@ type Backend struct {
 
 var _ backend.Backend = (*Backend)(nil)
 
-// New builds the Bedrock backend: one runtime client and one control-plane client, both over
-// opts.HTTPClient, with the SDK's retryer off.
+// New builds the Bedrock backend: Strata's own request path for the runtime operations and the
+// SDK's control-plane client, both over opts.HTTPClient, with no retries of their own.
 func New(opts Options) (*Backend, error) {
 	if opts.Region == "" {
 		opts.Region = DefaultRegion
@@ -156,28 +156,10 @@ func New(opts Options) (*Backend, error) {
 	}
 
 	auth := authOptions(opts.BearerToken)
-	doer := bodyGuard{opts.HTTPClient}
-	runtimeOpts := bedrockruntime.Options{
-		Region:      opts.Region,
-		Credentials: opts.Credentials,
-		HTTPClient:  doer,
-		Retryer:     aws.NopRetryer{},
-		AppID:       "strata",
-	}
-	if opts.Endpoint != "" {
-		runtimeOpts.BaseEndpoint = aws.String(opts.Endpoint)
-	}
-	runtime := bedrockruntime.New(runtimeOpts, func(o *bedrockruntime.Options) {
-		// Applied after the SDK read AWS_BEARER_TOKEN_BEDROCK from the process environment, so
-		// that Options alone decide how Strata authenticates (the config package reads that
-		// variable into BearerToken).
-		o.BearerAuthTokenProvider, o.AuthSchemePreference = auth.provider, auth.preference
-	})
-
 	controlOpts := bedrock.Options{
 		Region:      opts.Region,
 		Credentials: opts.Credentials,
-		HTTPClient:  doer,
+		HTTPClient:  bodyGuard{opts.HTTPClient},
 		Retryer:     aws.NopRetryer{},
 		AppID:       "strata",
 	}
@@ -185,6 +167,9 @@ func New(opts Options) (*Backend, error) {
 		controlOpts.BaseEndpoint = aws.String(ep)
 	}
 	control := bedrock.New(controlOpts, func(o *bedrock.Options) {
+		// Applied after the SDK read AWS_BEARER_TOKEN_BEDROCK from the process environment, so
+		// that Options alone decide how Strata authenticates (the config package reads that
+		// variable into BearerToken).
 		o.BearerAuthTokenProvider, o.AuthSchemePreference = auth.provider, auth.preference
 	})
 
@@ -194,7 +179,7 @@ func New(opts Options) (*Backend, error) {
 	}
 	logger.Info("bedrock backend ready", "region", opts.Region, "endpoint", opts.Endpoint, "auth", scheme)
 	return &Backend{
-		runtime:     runtime,
+		transport:   newTransport(opts.HTTPClient, opts.Endpoint, opts.Region, opts.Credentials, opts.BearerToken),
 		control:     control,
 		catalog:     opts.Catalog,
 		region:      opts.Region,
@@ -209,7 +194,7 @@ type bearerAuth struct {
 	preference []string
 }
 
-// authOptions returns the bearer settings for both clients: a static key preferred over SigV4,
+// authOptions returns the bearer settings for the control-plane client: a static key preferred over SigV4,
 // or none at all.
 func authOptions(token string) bearerAuth {
 	if token == "" {

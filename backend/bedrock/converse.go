@@ -7,54 +7,16 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
-	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/document"
-	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
-
 	"github.com/strata-gateway/strata/backend"
 	"github.com/strata-gateway/strata/catalog"
 )
 
-// converseParams is the part of a Converse request that ConverseInput and ConverseStreamInput
-// share, built once from a backend.ChatRequest.
+// converseParams is a Converse request built from a backend.ChatRequest: the body Converse and
+// ConverseStream share, and what was changed to make it valid.
 type converseParams struct {
-	modelID   string
-	system    []types.SystemContentBlock
-	messages  []types.Message
-	inference *types.InferenceConfiguration
-	tools     *types.ToolConfiguration
-	fields    map[string]any
-	metadata  map[string]string
-	warnings  []string
-}
-
-func (p *converseParams) input() *bedrockruntime.ConverseInput {
-	in := &bedrockruntime.ConverseInput{
-		ModelId:         aws.String(p.modelID),
-		System:          p.system,
-		Messages:        p.messages,
-		InferenceConfig: p.inference,
-		ToolConfig:      p.tools,
-		RequestMetadata: p.metadata,
-	}
-	if len(p.fields) > 0 {
-		in.AdditionalModelRequestFields = document.NewLazyDocument(p.fields)
-	}
-	return in
-}
-
-func (p *converseParams) streamInput() *bedrockruntime.ConverseStreamInput {
-	in := p.input()
-	return &bedrockruntime.ConverseStreamInput{
-		ModelId:                      in.ModelId,
-		System:                       in.System,
-		Messages:                     in.Messages,
-		InferenceConfig:              in.InferenceConfig,
-		ToolConfig:                   in.ToolConfig,
-		RequestMetadata:              in.RequestMetadata,
-		AdditionalModelRequestFields: in.AdditionalModelRequestFields,
-	}
+	modelID  string
+	body     converseRequest
+	warnings []string
 }
 
 // Chat implements [backend.Backend] with Converse.
@@ -63,22 +25,38 @@ func (b *Backend) Chat(ctx context.Context, req *backend.ChatRequest) (*backend.
 	if err != nil {
 		return nil, fmt.Errorf("converse: %w", err)
 	}
-	out, err := b.runtime.Converse(ctx, p.input())
+	payload, err := json.Marshal(&p.body)
+	if err != nil {
+		return nil, fmt.Errorf("converse: %w", b.internal(req.ModelID, "encode the request", err))
+	}
+	resp, err := b.post(ctx, req.ModelID, opConverse, payload)
+	if err != nil {
+		return nil, fmt.Errorf("converse: %w", err)
+	}
+	defer resp.Body.Close()
+	buf, err := b.buffers.read(resp.Body)
+	defer b.buffers.put(buf)
 	if err != nil {
 		return nil, fmt.Errorf("converse: %w", b.toError(ctx, err, req.ModelID))
 	}
-	resp := &backend.ChatResponse{
+	var out converseResponse
+	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+		return nil, fmt.Errorf("converse: %w", b.internal(req.ModelID, "Bedrock's reply did not parse", err))
+	}
+	chat := &backend.ChatResponse{
 		StopReason: backend.StopReason(out.StopReason),
 		Usage:      usageOf(out.Usage),
 		Warnings:   p.warnings,
 	}
-	if msg, ok := out.Output.(*types.ConverseOutputMemberMessage); ok {
-		resp.Parts, err = partsOf(msg.Value.Content)
-		if err != nil {
-			return nil, fmt.Errorf("converse: %w", &backend.Error{Kind: backend.KindInternal, Message: err.Error(), Model: req.ModelID, Region: b.region, Err: err})
-		}
+	if msg := out.Output.Message; msg != nil {
+		chat.Parts = partsOf(msg.Content)
 	}
-	return resp, nil
+	return chat, nil
+}
+
+// internal is a failure of Strata's own, such as a reply that does not parse.
+func (b *Backend) internal(modelID, what string, err error) *backend.Error {
+	return &backend.Error{Kind: backend.KindInternal, Model: modelID, Region: b.region, Message: what + ": " + err.Error(), Err: err}
 }
 
 // converseParams maps a provider-neutral request to Bedrock's Converse shapes, applying the
@@ -93,21 +71,18 @@ func (b *Backend) converseParams(req *backend.ChatRequest) (*converseParams, err
 		if strings.TrimSpace(s) == "" {
 			continue // Bedrock refuses a blank system block; an empty instruction says nothing
 		}
-		p.system = append(p.system, &types.SystemContentBlockMemberText{Value: s})
+		p.body.System = append(p.body.System, wireSystemBlock{Text: s})
 	}
 	hasToolBlocks := false
 	docs := 0
+	p.body.Messages = make([]wireMessage, 0, len(req.Messages))
 	for i, msg := range req.Messages {
-		var role types.ConversationRole
 		switch msg.Role {
-		case backend.RoleUser:
-			role = types.ConversationRoleUser
-		case backend.RoleAssistant:
-			role = types.ConversationRoleAssistant
+		case backend.RoleUser, backend.RoleAssistant:
 		default:
 			return nil, b.invalidf(req.ModelID, fmt.Sprintf("message %d: role %q is neither user nor assistant", i, msg.Role))
 		}
-		blocks := make([]types.ContentBlock, 0, len(msg.Parts))
+		blocks := make([]wireBlock, 0, len(msg.Parts))
 		for j := range msg.Parts {
 			part := &msg.Parts[j]
 			block, err := contentBlock(part, &docs)
@@ -119,7 +94,7 @@ func (b *Backend) converseParams(req *backend.ChatRequest) (*converseParams, err
 			}
 			blocks = append(blocks, block)
 		}
-		p.messages = append(p.messages, types.Message{Role: role, Content: blocks})
+		p.body.Messages = append(p.body.Messages, wireMessage{Role: string(msg.Role), Content: blocks})
 	}
 
 	inf := inference{maxTokens: req.MaxTokens, temperature: req.Temperature, topP: req.TopP, stop: req.Stop}
@@ -134,9 +109,9 @@ func (b *Backend) converseParams(req *backend.ChatRequest) (*converseParams, err
 		inf.topP = nil
 		p.warnings = append(p.warnings, fmt.Sprintf("%s takes temperature or top_p, not both: top_p was not sent", m.ID))
 	}
-	p.inference = inf.config()
+	p.body.InferenceConfig = inf.config()
 	if len(req.Metadata) > 0 {
-		p.metadata = req.Metadata
+		p.body.RequestMetadata = req.Metadata
 	}
 	return p, nil
 }
@@ -156,64 +131,50 @@ func documentName(name string, n int) string {
 }
 
 // contentBlock maps one part to its Converse content block (bedrock-wire.md §2.2).
-func contentBlock(part *backend.Part, docs *int) (types.ContentBlock, error) {
+func contentBlock(part *backend.Part, docs *int) (wireBlock, error) {
 	switch part.Kind {
 	case backend.PartText:
-		return &types.ContentBlockMemberText{Value: part.Text}, nil
+		return wireBlock{Text: &part.Text}, nil
 	case backend.PartImage:
-		return &types.ContentBlockMemberImage{Value: types.ImageBlock{
-			Format: types.ImageFormat(strings.ToLower(part.Format)),
-			Source: &types.ImageSourceMemberBytes{Value: part.Data},
-		}}, nil
+		return wireBlock{Image: &wireImage{Format: strings.ToLower(part.Format), Source: wireSource{Bytes: part.Data}}}, nil
 	case backend.PartDocument:
 		*docs++
-		return &types.ContentBlockMemberDocument{Value: types.DocumentBlock{
-			Format: types.DocumentFormat(strings.ToLower(part.Format)),
-			Name:   aws.String(documentName(part.Name, *docs)),
-			Source: &types.DocumentSourceMemberBytes{Value: part.Data},
+		return wireBlock{Document: &wireDocument{
+			Format: strings.ToLower(part.Format),
+			Name:   documentName(part.Name, *docs),
+			Source: wireSource{Bytes: part.Data},
 		}}, nil
 	case backend.PartToolCall:
 		tc := part.ToolCall
 		if tc == nil {
-			return nil, fmt.Errorf("a tool call part without its call")
+			return wireBlock{}, fmt.Errorf("a tool call part without its call")
 		}
-		args := tc.Arguments
-		if args == nil {
-			args = map[string]any{} // Bedrock wants an object, never null
+		var args any = tc.Arguments
+		if tc.Arguments == nil {
+			args = struct{}{} // Bedrock wants an object, never null
 		}
-		return &types.ContentBlockMemberToolUse{Value: types.ToolUseBlock{
-			ToolUseId: aws.String(tc.ID),
-			Name:      aws.String(tc.Name),
-			Input:     document.NewLazyDocument(args),
-		}}, nil
+		return wireBlock{ToolUse: &wireToolUse{ToolUseID: tc.ID, Name: tc.Name, Input: args}}, nil
 	case backend.PartToolResult:
 		tr := part.ToolResult
 		if tr == nil {
-			return nil, fmt.Errorf("a tool result part without its result")
+			return wireBlock{}, fmt.Errorf("a tool result part without its result")
 		}
-		block := types.ToolResultBlock{
-			ToolUseId: aws.String(tr.ID),
-			Content:   []types.ToolResultContentBlock{&types.ToolResultContentBlockMemberText{Value: tr.Content}},
-		}
+		block := &wireToolResult{ToolUseID: tr.ID, Content: []wireToolResultContent{{Text: tr.Content}}}
 		if tr.IsError {
-			block.Status = types.ToolResultStatusError
+			block.Status = "error"
 		}
-		return &types.ContentBlockMemberToolResult{Value: block}, nil
+		return wireBlock{ToolResult: block}, nil
 	case backend.PartReasoning:
 		r := part.Reasoning
 		if r == nil {
-			return nil, fmt.Errorf("a reasoning part without its reasoning")
+			return wireBlock{}, fmt.Errorf("a reasoning part without its reasoning")
 		}
 		if len(r.Redacted) > 0 {
-			return &types.ContentBlockMemberReasoningContent{Value: &types.ReasoningContentBlockMemberRedactedContent{Value: r.Redacted}}, nil
+			return wireBlock{ReasoningContent: &wireReasoning{RedactedContent: r.Redacted}}, nil
 		}
-		rt := types.ReasoningTextBlock{Text: aws.String(r.Text)}
-		if r.Signature != "" {
-			rt.Signature = aws.String(r.Signature)
-		}
-		return &types.ContentBlockMemberReasoningContent{Value: &types.ReasoningContentBlockMemberReasoningText{Value: rt}}, nil
+		return wireBlock{ReasoningContent: &wireReasoning{ReasoningText: &wireReasoningText{Text: r.Text, Signature: r.Signature}}}, nil
 	}
-	return nil, fmt.Errorf("unknown part kind %d", part.Kind)
+	return wireBlock{}, fmt.Errorf("unknown part kind %d", part.Kind)
 }
 
 // toolConfig maps tools and the tool choice.
@@ -234,39 +195,40 @@ func (b *Backend) toolConfig(req *backend.ChatRequest, p *converseParams, hasToo
 		p.warnings = append(p.warnings, "tool choice none: the tools were not sent, as Bedrock has no way to offer tools and forbid calling them")
 		return nil
 	}
-	tc := &types.ToolConfiguration{}
+	tc := &wireToolConfig{Tools: make([]wireTool, 0, len(req.Tools))}
 	for _, t := range req.Tools {
-		schema := t.Schema
-		if schema == nil {
-			schema = map[string]any{"type": "object", "properties": map[string]any{}}
+		var schema any = t.Schema
+		if t.Schema == nil {
+			schema = noArguments{Type: "object"}
 		}
-		spec := types.ToolSpecification{
-			Name:        aws.String(t.Name),
-			InputSchema: &types.ToolInputSchemaMemberJson{Value: document.NewLazyDocument(schema)},
-		}
-		if t.Description != "" {
-			spec.Description = aws.String(t.Description)
-		}
-		tc.Tools = append(tc.Tools, &types.ToolMemberToolSpec{Value: spec})
+		tc.Tools = append(tc.Tools, wireTool{ToolSpec: wireToolSpec{
+			Name: t.Name, Description: t.Description, InputSchema: wireInputSchema{JSON: schema},
+		}})
 	}
 	switch req.ToolChoice.Mode {
 	case backend.ToolChoiceAuto:
 		// Auto is Bedrock's default; sending nothing keeps the request valid for models that
 		// take tools but no toolChoice.
 	case backend.ToolChoiceAny:
-		tc.ToolChoice = &types.ToolChoiceMemberAny{Value: types.AnyToolChoice{}}
+		tc.ToolChoice = &wireToolChoice{Any: &struct{}{}}
 	case backend.ToolChoiceTool:
 		if req.ToolChoice.Name == "" {
 			return b.invalidf(req.ModelID, "tool choice names no tool")
 		}
-		tc.ToolChoice = &types.ToolChoiceMemberTool{Value: types.SpecificToolChoice{Name: aws.String(req.ToolChoice.Name)}}
+		tc.ToolChoice = &wireToolChoice{Tool: &wireNamedTool{Name: req.ToolChoice.Name}}
 	case backend.ToolChoiceNone:
 		p.warnings = append(p.warnings, "tool choice none: the tools were sent because the conversation carries tool calls or results, which Bedrock accepts only with tools; the model may still call one")
 	default:
 		return b.invalidf(req.ModelID, fmt.Sprintf("unknown tool choice %d", req.ToolChoice.Mode))
 	}
-	p.tools = tc
+	p.body.ToolConfig = tc
 	return nil
+}
+
+// noArguments is the schema of a tool that takes no arguments: {"type":"object","properties":{}}.
+type noArguments struct {
+	Type       string   `json:"type"`
+	Properties struct{} `json:"properties"`
 }
 
 // inference is inferenceConfig while the reasoning controls may still change it.
@@ -277,19 +239,22 @@ type inference struct {
 	stop        []string
 }
 
-func (inf *inference) config() *types.InferenceConfiguration {
+func (inf *inference) config() *wireInference {
 	if inf.maxTokens == nil && inf.temperature == nil && inf.topP == nil && len(inf.stop) == 0 {
 		return nil // the Go SDK never sends an empty inferenceConfig, and neither does Strata
 	}
-	c := &types.InferenceConfiguration{StopSequences: inf.stop}
+	c := &wireInference{StopSequences: inf.stop}
 	if inf.maxTokens != nil {
-		c.MaxTokens = aws.Int32(int32(min(*inf.maxTokens, 1<<31-1)))
+		n := min(*inf.maxTokens, 1<<31-1) // an int32 on the wire
+		c.MaxTokens = &n
 	}
 	if inf.temperature != nil {
-		c.Temperature = aws.Float32(float32(*inf.temperature))
+		t := float32(*inf.temperature)
+		c.Temperature = &t
 	}
 	if inf.topP != nil {
-		c.TopP = aws.Float32(float32(*inf.topP))
+		t := float32(*inf.topP)
+		c.TopP = &t
 	}
 	return c
 }
@@ -338,10 +303,10 @@ func (b *Backend) reasoning(req *backend.ChatRequest, m *catalog.Model, p *conve
 }
 
 func (p *converseParams) setField(key string, v any) {
-	if p.fields == nil {
-		p.fields = map[string]any{}
+	if p.body.AdditionalModelRequestFields == nil {
+		p.body.AdditionalModelRequestFields = map[string]any{}
 	}
-	p.fields[key] = v
+	p.body.AdditionalModelRequestFields[key] = v
 }
 
 // claudeThinking turns thinking on for Claude so that Bedrock always accepts the request:
@@ -353,7 +318,7 @@ func (p *converseParams) setField(key string, v any) {
 // tool call, when the conversation ends with a prefilled assistant turn, and when it answers tool
 // calls whose assistant turn does not start with its thinking block (the caller did not send it back).
 func (b *Backend) claudeThinking(req *backend.ChatRequest, m *catalog.Model, p *converseParams, inf *inference) error {
-	if mode := req.ToolChoice.Mode; (mode == backend.ToolChoiceAny || mode == backend.ToolChoiceTool) && p.tools != nil {
+	if mode := req.ToolChoice.Mode; (mode == backend.ToolChoiceAny || mode == backend.ToolChoiceTool) && p.body.ToolConfig != nil {
 		p.warnings = append(p.warnings, "reasoning off: Claude cannot think when the tool choice forces a tool call")
 		return nil
 	}
@@ -436,73 +401,50 @@ func missingThinkingBlock(msgs []backend.Message) (int, bool) {
 
 // usageOf maps Bedrock's token usage. Bedrock's inputTokens already exclude cached tokens, as
 // backend.Usage's Input does (totalTokens = input + output + cacheRead + cacheWrite, §2.3).
-func usageOf(u *types.TokenUsage) backend.Usage {
+func usageOf(u *wireUsage) backend.Usage {
 	if u == nil {
 		return backend.Usage{}
 	}
-	return backend.Usage{
-		Input:      int64(aws.ToInt32(u.InputTokens)),
-		Output:     int64(aws.ToInt32(u.OutputTokens)),
-		CacheRead:  int64(aws.ToInt32(u.CacheReadInputTokens)),
-		CacheWrite: int64(aws.ToInt32(u.CacheWriteInputTokens)),
-	}
+	return backend.Usage{Input: u.InputTokens, Output: u.OutputTokens, CacheRead: u.CacheReadInputTokens, CacheWrite: u.CacheWriteInputTokens}
 }
 
 // partsOf maps a reply's content blocks; blocks Strata has no part for (citations, images, ...)
 // are skipped.
-func partsOf(blocks []types.ContentBlock) ([]backend.Part, error) {
+func partsOf(blocks []wireBlock) []backend.Part {
 	parts := make([]backend.Part, 0, len(blocks))
 	for _, block := range blocks {
-		switch v := block.(type) {
-		case *types.ContentBlockMemberText:
-			parts = append(parts, backend.Part{Kind: backend.PartText, Text: v.Value})
-		case *types.ContentBlockMemberToolUse:
-			args, err := arguments(v.Value.Input)
-			if err != nil {
-				return nil, fmt.Errorf("tool call %s: %w", aws.ToString(v.Value.ToolUseId), err)
-			}
+		switch {
+		case block.Text != nil:
+			parts = append(parts, backend.Part{Kind: backend.PartText, Text: *block.Text})
+		case block.ToolUse != nil:
+			tu := block.ToolUse
 			parts = append(parts, backend.Part{Kind: backend.PartToolCall, ToolCall: &backend.ToolCall{
-				ID: aws.ToString(v.Value.ToolUseId), Name: aws.ToString(v.Value.Name), Arguments: args,
+				ID: tu.ToolUseID, Name: tu.Name, Arguments: argumentsOf(tu.Input),
 			}})
-		case *types.ContentBlockMemberReasoningContent:
-			switch r := v.Value.(type) {
-			case *types.ReasoningContentBlockMemberReasoningText:
+		case block.ReasoningContent != nil:
+			r := block.ReasoningContent
+			switch {
+			case r.ReasoningText != nil:
 				parts = append(parts, backend.Part{Kind: backend.PartReasoning, Reasoning: &backend.Reasoning{
-					Text: aws.ToString(r.Value.Text), Signature: aws.ToString(r.Value.Signature),
+					Text: r.ReasoningText.Text, Signature: r.ReasoningText.Signature,
 				}})
-			case *types.ReasoningContentBlockMemberRedactedContent:
-				parts = append(parts, backend.Part{Kind: backend.PartReasoning, Reasoning: &backend.Reasoning{Redacted: r.Value}})
+			case len(r.RedactedContent) > 0:
+				parts = append(parts, backend.Part{Kind: backend.PartReasoning, Reasoning: &backend.Reasoning{Redacted: r.RedactedContent}})
 			}
 		}
 	}
-	return parts, nil
+	return parts
 }
 
-// arguments decodes a tool call's input document into plain JSON values (numbers as float64),
-// going through its JSON so the result never holds the SDK's document types.
-func arguments(d document.Interface) (map[string]any, error) {
-	if d == nil {
-		return map[string]any{}, nil
-	}
-	raw, err := d.MarshalSmithyDocument()
-	if err != nil {
-		return nil, err
-	}
-	return decodeArguments(raw)
-}
-
-func decodeArguments(raw []byte) (map[string]any, error) {
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, fmt.Errorf("arguments are not JSON: %w", err)
-	}
+// argumentsOf turns a decoded tool input into the arguments object.
+func argumentsOf(v any) map[string]any {
 	switch args := v.(type) {
 	case map[string]any:
-		return args, nil
+		return args
 	case nil:
-		return map[string]any{}, nil
+		return map[string]any{}
 	default:
 		// Bedrock's toolUse input is a JSON object; keep anything else rather than lose it.
-		return map[string]any{"value": args}, nil
+		return map[string]any{"value": args}
 	}
 }

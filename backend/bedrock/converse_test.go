@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
-
 	"github.com/strata-gateway/strata/backend"
 )
 
@@ -233,7 +231,7 @@ func TestClaudeThinkingNumbers(t *testing.T) {
 	tests := []struct {
 		name          string
 		req           backend.ChatRequest
-		wantMaxTokens int32
+		wantMaxTokens int
 		wantFields    map[string]any
 	}{
 		{"default reply room", backend.ChatRequest{ModelID: claudeHaiku, Effort: backend.EffortLow}, 1024 + 4096,
@@ -258,21 +256,21 @@ func TestClaudeThinkingNumbers(t *testing.T) {
 			if err != nil {
 				t.Fatalf("converseParams: %v", err)
 			}
-			var gotMax int32
-			if p.inference != nil && p.inference.MaxTokens != nil {
-				gotMax = *p.inference.MaxTokens
+			var gotMax int
+			if inf := p.body.InferenceConfig; inf != nil && inf.MaxTokens != nil {
+				gotMax = *inf.MaxTokens
 			}
 			if gotMax != tt.wantMaxTokens {
 				t.Errorf("maxTokens %d, want %d", gotMax, tt.wantMaxTokens)
 			}
-			raw, _ := json.Marshal(p.fields)
+			raw, _ := json.Marshal(p.body.AdditionalModelRequestFields)
 			var got map[string]any
 			_ = json.Unmarshal(raw, &got)
 			if !reflect.DeepEqual(got, tt.wantFields) {
 				t.Errorf("additionalModelRequestFields %s, want %v", raw, tt.wantFields)
 			}
 			thinking, _ := tt.wantFields["thinking"].(map[string]any)
-			if budget, ok := thinking["budget_tokens"].(float64); ok && int32(budget) >= gotMax {
+			if budget, ok := thinking["budget_tokens"].(float64); ok && int(budget) >= gotMax {
 				t.Errorf("budget %v is not below max_tokens %d", budget, gotMax)
 			}
 		})
@@ -342,17 +340,27 @@ func TestChatErrorResultAndRedactedReasoning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	red, ok := p.messages[1].Content[0].(*types.ContentBlockMemberReasoningContent).Value.(*types.ReasoningContentBlockMemberRedactedContent)
-	if !ok || string(red.Value) != "opaque" {
-		t.Errorf("redacted reasoning sent as %#v", p.messages[1].Content[0])
+	raw, err := json.Marshal(&p.body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	use := p.messages[1].Content[1].(*types.ContentBlockMemberToolUse).Value
-	if raw, _ := use.Input.MarshalSmithyDocument(); string(raw) != "{}" {
-		t.Errorf("nil arguments sent as %s, want {}", raw)
+	var sent struct {
+		Messages []struct {
+			Content []map[string]json.RawMessage `json:"content"`
+		} `json:"messages"`
 	}
-	tr := p.messages[2].Content[0].(*types.ContentBlockMemberToolResult).Value
-	if tr.Status != types.ToolResultStatusError {
-		t.Errorf("tool result status %q, want error", tr.Status)
+	if err := json.Unmarshal(raw, &sent); err != nil {
+		t.Fatal(err)
+	}
+	// "opaque" in standard base64, as a Smithy blob travels.
+	if got := string(sent.Messages[1].Content[0]["reasoningContent"]); got != `{"redactedContent":"b3BhcXVl"}` {
+		t.Errorf("redacted reasoning sent as %s", got)
+	}
+	if got := string(sent.Messages[1].Content[1]["toolUse"]); got != `{"toolUseId":"t1","name":"get_weather","input":{}}` {
+		t.Errorf("a call without arguments sent as %s, want input {}", got)
+	}
+	if got := string(sent.Messages[2].Content[0]["toolResult"]); got != `{"toolUseId":"t1","content":[{"text":"no such city"}],"status":"error"}` {
+		t.Errorf("failed tool result sent as %s", got)
 	}
 }
 

@@ -4,17 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/strata-gateway/strata/backend"
 	"github.com/strata-gateway/strata/catalog"
@@ -310,22 +306,20 @@ func (b *Backend) invoke(ctx context.Context, modelID string, body any) ([]byte,
 	if err != nil {
 		return nil, 0, &backend.Error{Kind: backend.KindInternal, Model: modelID, Region: b.region, Message: err.Error(), Err: err}
 	}
-	out, err := b.runtime.InvokeModel(ctx, &bedrockruntime.InvokeModelInput{
-		ModelId:     aws.String(modelID),
-		Body:        payload,
-		ContentType: aws.String("application/json"), // the SDK's default is octet-stream (§1.4)
-		Accept:      aws.String("application/json"),
-	})
+	resp, err := b.post(ctx, modelID, opInvoke, payload)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, 0, b.toError(ctx, err, modelID)
 	}
 	tokens := int64(-1)
-	if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
-		if n, err := strconv.ParseInt(raw.Header.Get("X-Amzn-Bedrock-Input-Token-Count"), 10, 64); err == nil {
-			tokens = n
-		}
+	if n, err := strconv.ParseInt(resp.Header.Get("X-Amzn-Bedrock-Input-Token-Count"), 10, 64); err == nil {
+		tokens = n
 	}
-	return out.Body, tokens, nil
+	return raw, tokens, nil
 }
 
 func (b *Backend) decode(modelID string, raw []byte, v any) error {

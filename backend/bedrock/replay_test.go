@@ -206,7 +206,8 @@ func checkReplayError(t *testing.T, where string, err error, cassette string, in
 }
 
 // TestReplayErrorWithoutErrorType: the recorder stripped X-Amzn-ErrorType, so a verbatim replay
-// makes the SDK say UnknownError; the adapter still classifies the error by its status (§5.4).
+// carries no error code (the SDK would say UnknownError); the adapter still classifies the error
+// by its status and keeps Bedrock's message (§5.4).
 func TestReplayErrorWithoutErrorType(t *testing.T) {
 	for _, c := range corpus.ForTest(t) {
 		for _, in := range c.Interactions {
@@ -219,8 +220,8 @@ func TestReplayErrorWithoutErrorType(t *testing.T) {
 				b := replayBackend(t, r)
 				_, err := b.Chat(callCtx(t), &backend.ChatRequest{ModelID: in.Request.ModelID, Messages: []backend.Message{userText("replay")}})
 				be := mustKind(t, err, backend.KindUnknownModel)
-				if be.Code != "UnknownError" || be.HTTPStatus != in.Response.Status {
-					t.Errorf("code %q status %d", be.Code, be.HTTPStatus)
+				if be.Code != "" || be.HTTPStatus != in.Response.Status || be.Message != msgInvalidModel {
+					t.Errorf("code %q status %d message %q", be.Code, be.HTTPStatus, be.Message)
 				}
 			})
 		}
@@ -270,14 +271,14 @@ func (want reply) compare(t *testing.T, where string, got reply) {
 	}
 }
 
-type wireUsage struct {
+type recordedUsage struct {
 	InputTokens           int64 `json:"inputTokens"`
 	OutputTokens          int64 `json:"outputTokens"`
 	CacheReadInputTokens  int64 `json:"cacheReadInputTokens"`
 	CacheWriteInputTokens int64 `json:"cacheWriteInputTokens"`
 }
 
-func (u wireUsage) usage() backend.Usage {
+func (u recordedUsage) usage() backend.Usage {
 	return backend.Usage{Input: u.InputTokens, Output: u.OutputTokens, CacheRead: u.CacheReadInputTokens, CacheWrite: u.CacheWriteInputTokens}
 }
 
@@ -303,8 +304,8 @@ func expectConverse(t *testing.T, where string, body []byte) reply {
 				} `json:"content"`
 			} `json:"message"`
 		} `json:"output"`
-		StopReason string    `json:"stopReason"`
-		Usage      wireUsage `json:"usage"`
+		StopReason string        `json:"stopReason"`
+		Usage      recordedUsage `json:"usage"`
 	}
 	if err := json.Unmarshal(body, &w); err != nil {
 		t.Fatalf("%s: recorded body: %v", where, err)
@@ -364,8 +365,8 @@ func expectStream(t *testing.T, where string, body []byte) (reply, bool) {
 					Input string `json:"input"`
 				} `json:"toolUse"`
 			} `json:"delta"`
-			StopReason string     `json:"stopReason"`
-			Usage      *wireUsage `json:"usage"`
+			StopReason string         `json:"stopReason"`
+			Usage      *recordedUsage `json:"usage"`
 		}
 		if err := json.Unmarshal(m.Payload, &ev); err != nil {
 			t.Fatalf("%s: recorded event: %v", where, err)

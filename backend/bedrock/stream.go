@@ -1,66 +1,59 @@
 package bedrock
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 	"sync/atomic"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
-	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/schemas"
-	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
-	"github.com/aws/smithy-go/transport/http/protocol/restjson1"
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 
 	"github.com/strata-gateway/strata/backend"
 )
 
-// ownEventStreamCodec gives one ConverseStream call its own protocol object, and with it its own
-// event-stream codec.
-//
-// In bedrockruntime v1.63.12 / smithy-go v1.28.9 the client's restJson1 protocol holds one
-// eventstream.Codec whose DeserializeEventMessage writes the codec's scratch fields (payloadBuf,
-// the lazily built decoder) on every frame, from each open stream's reader goroutine: two
-// concurrent streams on one client are a data race that -race reports (aws/smithy-go#714, fix
-// proposed in #716). The writes are benign today (the buffer stays nil, the decoder is stateless),
-// but a gateway runs many streams at once and its CI runs -race. Options are copied per call, so
-// replacing Protocol here leaves the one shared client, its transport and its credentials cache
-// untouched; building a protocol is two small allocations.
-func ownEventStreamCodec(o *bedrockruntime.Options) {
-	o.Protocol = restjson1.New(schemas.AmazonBedrockFrontendService)
-}
+// streamReadBuffer sizes the buffer frames are decoded from: a ConverseStream frame is ~100-300
+// bytes (§3.2), and the decoder reads a frame in several small pieces that should not each reach
+// the connection.
+const streamReadBuffer = 2048
 
-// ChatStream implements [backend.Backend] with ConverseStream. Events are returned as they arrive;
-// the stream's end event comes once both messageStop and metadata have. The stream also has a
-// `Warnings() []string` method, what ChatResponse.Warnings is for Chat (backend.Event has no
-// place for them).
+// ChatStream implements [backend.Backend] with ConverseStream. Events are decoded from the
+// response body on the caller's goroutine as Recv asks for them, one frame at a time: nothing is
+// read ahead, so each event reaches the caller as soon as it arrives. The stream's end event comes
+// once both messageStop and metadata have. The stream also has a `Warnings() []string` method,
+// what ChatResponse.Warnings is for Chat (backend.Event has no place for them).
 func (b *Backend) ChatStream(ctx context.Context, req *backend.ChatRequest) (backend.Stream, error) {
 	p, err := b.converseParams(req)
 	if err != nil {
 		return nil, fmt.Errorf("converse-stream: %w", err)
 	}
+	payload, err := json.Marshal(&p.body)
+	if err != nil {
+		return nil, fmt.Errorf("converse-stream: %w", b.internal(req.ModelID, "encode the request", err))
+	}
 	// The stream owns a context of its own so that Close cancels the upstream request whatever
 	// the caller does with ctx.
 	sctx, cancel := context.WithCancel(ctx)
-	out, err := b.runtime.ConverseStream(sctx, p.streamInput(), ownEventStreamCodec)
+	resp, err := b.post(sctx, req.ModelID, opConverseStream, payload)
 	if err != nil {
 		cancel()
-		return nil, fmt.Errorf("converse-stream: %w", b.toError(ctx, err, req.ModelID))
+		return nil, fmt.Errorf("converse-stream: %w", err)
 	}
-	s := &stream{
-		b:        b,
-		ctx:      sctx,
-		cancel:   cancel,
-		es:       out.GetStream(),
-		modelID:  req.ModelID,
-		warnings: p.warnings,
-		tools:    map[int32]int{},
-	}
-	s.requestID, _ = awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
-	s.events = s.es.Events()
-	return s, nil
+	return &stream{
+		b:         b,
+		ctx:       sctx,
+		cancel:    cancel,
+		body:      resp.Body,
+		frames:    bufio.NewReaderSize(resp.Body, streamReadBuffer),
+		decoder:   eventstream.NewDecoder(),
+		modelID:   req.ModelID,
+		requestID: requestID(resp.Header),
+		warnings:  p.warnings,
+	}, nil
 }
 
 // stream is a ConverseStream reply in progress. Recv is called from one goroutine; Close may be
@@ -69,20 +62,22 @@ type stream struct {
 	b         *Backend
 	ctx       context.Context
 	cancel    context.CancelFunc
-	es        *bedrockruntime.ConverseStreamEventStream
-	events    <-chan types.ConverseStreamOutput
+	body      io.ReadCloser
+	frames    *bufio.Reader
+	decoder   *eventstream.Decoder
 	modelID   string
 	requestID string
 	warnings  []string
 
 	// Recv's state.
-	tools      map[int32]int // content block index → tool call index
-	nextTool   int
-	stopReason types.StopReason
+	payload    []byte        // the last frame's payload buffer, reused for the next
+	event      streamPayload // the last frame's decoded payload, reused for the next
+	tools      []int         // content block index of each tool call, in order
+	stopReason string
 	sawStop    bool
-	usage      *types.TokenUsage
+	usage      backend.Usage
 	sawMeta    bool
-	received   int   // upstream events seen
+	received   int   // upstream frames seen
 	ended      bool  // the end event was returned
 	final      error // what every later Recv returns
 
@@ -94,60 +89,134 @@ type stream struct {
 // backend.ChatResponse.Warnings does for Chat.
 func (s *stream) Warnings() []string { return s.warnings }
 
+// maxTrailer bounds what is read after the end event so that the connection can be reused:
+// Bedrock sends nothing after metadata.
+const maxTrailer = 64 << 10
+
 // Recv implements [backend.Stream].
 func (s *stream) Recv() (backend.Event, error) {
 	if s.final != nil {
 		return backend.Event{}, s.final
 	}
 	if s.ended {
-		// Read what is left (nothing, after metadata) so the response body ends cleanly and its
-		// connection goes back to the pool, then release the stream.
-		for range s.events {
-		}
+		// Read the body to its end so its connection goes back to the pool, then release.
+		_, _ = io.Copy(io.Discard, io.LimitReader(s.frames, maxTrailer))
 		return backend.Event{}, s.finish(io.EOF)
 	}
-	for ev := range s.events {
+	for {
+		msg, err := s.decoder.Decode(s.frames, s.payload)
+		if err != nil {
+			return backend.Event{}, s.finish(s.cutError(err))
+		}
+		s.payload = msg.Payload[:0]
 		s.received++
-		if out, ok := s.translate(ev); ok {
-			return out, nil
+		ev, ok, failed := s.translate(msg)
+		if failed != nil {
+			return backend.Event{}, s.finish(s.wrap(failed))
+		}
+		if ok {
+			return ev, nil
 		}
 	}
-	return backend.Event{}, s.finish(s.cutError())
 }
 
-// translate maps one ConverseStream event (bedrock-wire.md §3.2) to at most one backend event.
-func (s *stream) translate(ev types.ConverseStreamOutput) (backend.Event, bool) {
-	switch v := ev.(type) {
-	case *types.ConverseStreamOutputMemberContentBlockStart:
-		if start, ok := v.Value.Start.(*types.ContentBlockStartMemberToolUse); ok {
-			i := s.toolIndex(v.Value.ContentBlockIndex)
-			return backend.Event{Kind: backend.EventToolCallStart, Index: i,
-				ToolID: aws.ToString(start.Value.ToolUseId), ToolName: aws.ToString(start.Value.Name)}, true
+// translate maps one frame (bedrock-wire.md §3.2, §3.4) to at most one backend event, or to the
+// error an exception frame carries.
+func (s *stream) translate(msg eventstream.Message) (backend.Event, bool, *backend.Error) {
+	switch header(msg, ":message-type") {
+	case "event":
+	case "exception":
+		return backend.Event{}, false, s.exception(header(msg, ":exception-type"), msg.Payload)
+	case "error":
+		return backend.Event{}, false, s.streamError(header(msg, ":error-code"), header(msg, ":error-message"))
+	default:
+		return backend.Event{}, false, s.streamError("", "a frame without :message-type")
+	}
+	kind := header(msg, ":event-type")
+	switch kind {
+	case "contentBlockStart", "contentBlockDelta", "messageStop", "metadata":
+	default:
+		// messageStart, contentBlockStop, unknown events: nothing to forward.
+		return backend.Event{}, false, nil
+	}
+	ev := &s.event
+	*ev = streamPayload{}
+	if err := json.Unmarshal(msg.Payload, ev); err != nil {
+		return backend.Event{}, false, s.streamError("", fmt.Sprintf("a %s event that is not JSON: %v", kind, err))
+	}
+	switch kind {
+	case "contentBlockStart":
+		if ev.Start != nil && ev.Start.ToolUse != nil {
+			return backend.Event{Kind: backend.EventToolCallStart, Index: s.toolIndex(ev.ContentBlockIndex),
+				ToolID: ev.Start.ToolUse.ToolUseID, ToolName: ev.Start.ToolUse.Name}, true, nil
 		}
-	case *types.ConverseStreamOutputMemberContentBlockDelta:
-		switch d := v.Value.Delta.(type) {
-		case *types.ContentBlockDeltaMemberText:
-			return backend.Event{Kind: backend.EventText, Text: d.Value}, true
-		case *types.ContentBlockDeltaMemberToolUse:
-			return backend.Event{Kind: backend.EventToolCallArgs, Index: s.toolIndex(v.Value.ContentBlockIndex), Text: aws.ToString(d.Value.Input)}, true
-		case *types.ContentBlockDeltaMemberReasoningContent:
-			switch r := d.Value.(type) {
-			case *types.ReasoningContentBlockDeltaMemberText:
-				return backend.Event{Kind: backend.EventReasoning, Text: r.Value}, true
-			case *types.ReasoningContentBlockDeltaMemberSignature:
-				return backend.Event{Kind: backend.EventReasoningSignature, Signature: r.Value}, true
+	case "contentBlockDelta":
+		d := ev.Delta
+		switch {
+		case d == nil:
+		case d.Text != nil:
+			return backend.Event{Kind: backend.EventText, Text: *d.Text}, true, nil
+		case d.ToolUse != nil:
+			return backend.Event{Kind: backend.EventToolCallArgs, Index: s.toolIndex(ev.ContentBlockIndex), Text: d.ToolUse.Input}, true, nil
+		case d.ReasoningContent != nil:
+			r := d.ReasoningContent
+			switch {
+			case r.Text != nil:
+				return backend.Event{Kind: backend.EventReasoning, Text: *r.Text}, true, nil
+			case r.Signature != nil:
+				return backend.Event{Kind: backend.EventReasoningSignature, Signature: *r.Signature}, true, nil
 			}
 			// redactedContent: backend.Event has no field for it (reported as a contract gap).
 		}
-	case *types.ConverseStreamOutputMemberMessageStop:
-		s.stopReason, s.sawStop = v.Value.StopReason, true
-		return s.end()
-	case *types.ConverseStreamOutputMemberMetadata:
-		s.usage, s.sawMeta = v.Value.Usage, true
-		return s.end()
+	case "messageStop":
+		s.stopReason, s.sawStop = ev.StopReason, true
+		ev, ok := s.end()
+		return ev, ok, nil
+	case "metadata":
+		s.usage, s.sawMeta = usageOf(ev.Usage), true
+		ev, ok := s.end()
+		return ev, ok, nil
 	}
-	// messageStart, contentBlockStop, unknown events: nothing to forward.
-	return backend.Event{}, false
+	return backend.Event{}, false, nil
+}
+
+// header is a frame header's value as text, or "".
+func header(msg eventstream.Message, name string) string {
+	for _, h := range msg.Headers {
+		if h.Name == name {
+			return h.Value.String()
+		}
+	}
+	return ""
+}
+
+// exception is the error an exception frame carries (§3.4): its :exception-type is the code in
+// lowerCamel case (throttlingException), its payload {"message": ...}.
+func (s *stream) exception(code string, payload []byte) *backend.Error {
+	var body struct {
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(payload, &body) // without a message the code speaks alone
+	if code != "" {
+		code = string(code[0]&^0x20) + code[1:] // ASCII upper case: throttlingException → ThrottlingException
+	}
+	e := s.streamError(code, body.Message)
+	return e
+}
+
+// streamError is a failure Bedrock reported inside the stream.
+func (s *stream) streamError(code, message string) *backend.Error {
+	e := &backend.Error{Code: code, Message: message, Model: s.modelID, Region: s.b.region, RequestID: s.requestID}
+	e.Kind = kindOf(code, message, 0)
+	if e.Kind == backend.KindInternal {
+		// A failure without a known code after the stream opened: the stream is cut, which a
+		// retry before any output can fix.
+		e.Kind = backend.KindTruncated
+	}
+	if e.Message == "" {
+		e.Message = "Bedrock ended the stream with an error it did not describe"
+	}
+	return e
 }
 
 // end returns the end event once both messageStop and metadata have arrived, in either order.
@@ -156,53 +225,48 @@ func (s *stream) end() (backend.Event, bool) {
 		return backend.Event{}, false
 	}
 	s.ended = true
-	return backend.Event{Kind: backend.EventEnd, StopReason: backend.StopReason(s.stopReason), Usage: usageOf(s.usage)}, true
+	return backend.Event{Kind: backend.EventEnd, StopReason: backend.StopReason(s.stopReason), Usage: s.usage}, true
 }
 
 // toolIndex numbers tool calls from 0 in the order their blocks appear; Bedrock's content block
 // index counts text and reasoning blocks too.
-func (s *stream) toolIndex(block *int32) int {
-	var key int32 = -1
-	if block != nil {
-		key = *block
+func (s *stream) toolIndex(block int) int {
+	for i, b := range s.tools {
+		if b == block {
+			return i
+		}
 	}
-	if i, ok := s.tools[key]; ok {
-		return i
-	}
-	i := s.nextTool
-	s.tools[key] = i
-	s.nextTool++
-	return i
+	s.tools = append(s.tools, block)
+	return len(s.tools) - 1
 }
 
-// cutError says why the events ran out before the end event.
-func (s *stream) cutError() error {
-	if s.closedByCaller.Load() {
+// cutError says why the frames ran out before the end event.
+func (s *stream) cutError(err error) error {
+	switch {
+	case s.closedByCaller.Load():
 		return s.wrap(&backend.Error{Kind: backend.KindCanceled, Message: "the stream was closed", Model: s.modelID, Region: s.b.region})
+	case s.ctx.Err() != nil:
+		return s.wrap(s.b.toError(s.ctx, err, s.modelID))
+	case errors.Is(err, io.EOF):
+		// The connection ended between frames: without messageStop and metadata the stream is
+		// cut, never a success (the SDK would take it for one, bedrock-wire.md §0 item 4).
+		return s.wrap(&backend.Error{
+			Kind:       backend.KindTruncated,
+			Message:    fmt.Sprintf("the stream ended after %d events without messageStop and metadata", s.received),
+			Model:      s.modelID,
+			Region:     s.b.region,
+			RequestID:  s.requestID,
+			HTTPStatus: http.StatusOK,
+		})
 	}
-	if err := s.es.Err(); err != nil || s.ctx.Err() != nil {
-		if err == nil {
-			err = s.ctx.Err()
-		}
-		e := s.b.toError(s.ctx, err, s.modelID)
-		if e.Kind == backend.KindInternal && s.ctx.Err() == nil {
-			// A transport failure mid-stream ("http2: client connection lost") is a cut stream,
-			// not a bug of ours: UNAVAILABLE, and retryable before any output.
-			e.Kind = backend.KindTruncated
-		}
-		if e.RequestID == "" {
-			e.RequestID = s.requestID
-		}
-		return s.wrap(e)
-	}
-	// The SDK ends a stream whose connection dropped as if it were complete (bedrock-wire.md §0
-	// item 4): without messageStop and metadata it is cut, never a success.
+	// A connection lost mid-frame, a frame that fails its checksum: the stream is cut.
 	return s.wrap(&backend.Error{
 		Kind:      backend.KindTruncated,
-		Message:   fmt.Sprintf("the stream ended after %d events without messageStop and metadata", s.received),
+		Message:   fmt.Sprintf("the stream was cut after %d events: %s", s.received, rootMessage(err)),
 		Model:     s.modelID,
 		Region:    s.b.region,
 		RequestID: s.requestID,
+		Err:       err,
 	})
 }
 
@@ -216,9 +280,8 @@ func (s *stream) finish(err error) error {
 }
 
 // Close implements [backend.Stream]: it cancels the upstream request (the connection is dropped,
-// so Bedrock stops generating) and waits until the SDK has stopped delivering events; the SDK's
-// reader goroutines end with the cancelled request. A stream read to io.EOF has already released
-// everything, and its connection went back to the pool.
+// so Bedrock stops generating), which also ends a Recv blocked on the next frame. A stream read to
+// io.EOF has already released everything, and its connection went back to the pool.
 func (s *stream) Close() error {
 	s.closedByCaller.Store(true)
 	s.release()
@@ -228,9 +291,6 @@ func (s *stream) Close() error {
 func (s *stream) release() {
 	s.releaseOnce.Do(func() {
 		s.cancel()
-		_ = s.es.Close() // its error is the stream's, already reported by Recv or moot
-		// Drain: the SDK's pipe goroutine closes the channel once it has stopped.
-		for range s.es.Events() {
-		}
+		_ = s.body.Close() // its error is the stream's, already reported by Recv or moot
 	})
 }

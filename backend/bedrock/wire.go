@@ -1,0 +1,169 @@
+package bedrock
+
+// The Converse wire shapes (bedrock-wire.md §2 and §3.2), as encoding/json reads and writes them.
+//
+// Strata sends Converse and ConverseStream over its own request path (transport.go) rather than
+// through the SDK's client: the SDK's per-call middleware stack was most of Strata's own cost
+// (BENCHMARKS.md). Every union is a struct of pointers with omitempty, so exactly one key is
+// written, as Bedrock requires (§2.2); unknown keys in replies are ignored, as the SDK does.
+
+// converseRequest is the body of Converse and ConverseStream (§2.1).
+type converseRequest struct {
+	Messages                     []wireMessage     `json:"messages"`
+	System                       []wireSystemBlock `json:"system,omitempty"`
+	InferenceConfig              *wireInference    `json:"inferenceConfig,omitempty"`
+	ToolConfig                   *wireToolConfig   `json:"toolConfig,omitempty"`
+	AdditionalModelRequestFields map[string]any    `json:"additionalModelRequestFields,omitempty"`
+	RequestMetadata              map[string]string `json:"requestMetadata,omitempty"`
+}
+
+type wireMessage struct {
+	Role    string      `json:"role"`
+	Content []wireBlock `json:"content"`
+}
+
+type wireSystemBlock struct {
+	Text string `json:"text"`
+}
+
+// wireBlock is a content block (§2.2): exactly one member is set.
+type wireBlock struct {
+	Text             *string         `json:"text,omitempty"`
+	Image            *wireImage      `json:"image,omitempty"`
+	Document         *wireDocument   `json:"document,omitempty"`
+	ToolUse          *wireToolUse    `json:"toolUse,omitempty"`
+	ToolResult       *wireToolResult `json:"toolResult,omitempty"`
+	ReasoningContent *wireReasoning  `json:"reasoningContent,omitempty"`
+}
+
+type wireImage struct {
+	Format string     `json:"format"`
+	Source wireSource `json:"source"`
+}
+
+type wireDocument struct {
+	Format string     `json:"format"`
+	Name   string     `json:"name"`
+	Source wireSource `json:"source"`
+}
+
+// wireSource carries bytes, which encoding/json writes as standard base64, a Smithy blob's form.
+type wireSource struct {
+	Bytes []byte `json:"bytes"`
+}
+
+// wireToolUse is a tool call. Input is a JSON object; decoded, it holds plain JSON values
+// (numbers as float64).
+type wireToolUse struct {
+	ToolUseID string `json:"toolUseId"`
+	Name      string `json:"name"`
+	Input     any    `json:"input"`
+}
+
+type wireToolResult struct {
+	ToolUseID string                  `json:"toolUseId"`
+	Content   []wireToolResultContent `json:"content"`
+	Status    string                  `json:"status,omitempty"`
+}
+
+type wireToolResultContent struct {
+	Text string `json:"text"`
+}
+
+// wireReasoning is a reasoningContent block: a thinking text with its signature, or redacted bytes.
+type wireReasoning struct {
+	ReasoningText   *wireReasoningText `json:"reasoningText,omitempty"`
+	RedactedContent []byte             `json:"redactedContent,omitempty"`
+}
+
+type wireReasoningText struct {
+	Text      string `json:"text"`
+	Signature string `json:"signature,omitempty"`
+}
+
+// wireInference is inferenceConfig. Temperature and topP are floats on the wire that the SDK
+// models as float32; Strata sends the same digits the SDK would ("0.7", not "0.699999988").
+type wireInference struct {
+	MaxTokens     *int     `json:"maxTokens,omitempty"`
+	Temperature   *float32 `json:"temperature,omitempty"`
+	TopP          *float32 `json:"topP,omitempty"`
+	StopSequences []string `json:"stopSequences,omitempty"`
+}
+
+type wireToolConfig struct {
+	Tools      []wireTool      `json:"tools"`
+	ToolChoice *wireToolChoice `json:"toolChoice,omitempty"`
+}
+
+type wireTool struct {
+	ToolSpec wireToolSpec `json:"toolSpec"`
+}
+
+type wireToolSpec struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	InputSchema wireInputSchema `json:"inputSchema"`
+}
+
+type wireInputSchema struct {
+	JSON any `json:"json"`
+}
+
+// wireToolChoice is a union: {"auto":{}}, {"any":{}} or {"tool":{"name":...}}.
+type wireToolChoice struct {
+	Auto *struct{}      `json:"auto,omitempty"`
+	Any  *struct{}      `json:"any,omitempty"`
+	Tool *wireNamedTool `json:"tool,omitempty"`
+}
+
+type wireNamedTool struct {
+	Name string `json:"name"`
+}
+
+// converseResponse is Converse's reply (§2.3). Only what Strata uses is decoded.
+type converseResponse struct {
+	Output struct {
+		Message *wireMessage `json:"message"`
+	} `json:"output"`
+	StopReason string     `json:"stopReason"`
+	Usage      *wireUsage `json:"usage"`
+}
+
+// wireUsage is TokenUsage; inputTokens already exclude cached tokens (§2.3).
+type wireUsage struct {
+	InputTokens           int64 `json:"inputTokens"`
+	OutputTokens          int64 `json:"outputTokens"`
+	CacheReadInputTokens  int64 `json:"cacheReadInputTokens"`
+	CacheWriteInputTokens int64 `json:"cacheWriteInputTokens"`
+}
+
+// streamPayload is the JSON of any ConverseStream event (§3.2); which fields are set depends on
+// the frame's :event-type.
+type streamPayload struct {
+	ContentBlockIndex int         `json:"contentBlockIndex"`
+	Start             *blockStart `json:"start"`
+	Delta             *blockDelta `json:"delta"`
+	StopReason        string      `json:"stopReason"`
+	Usage             *wireUsage  `json:"usage"`
+	// Message is an exception frame's text.
+	Message string `json:"message"`
+}
+
+type blockStart struct {
+	ToolUse *struct {
+		ToolUseID string `json:"toolUseId"`
+		Name      string `json:"name"`
+	} `json:"toolUse"`
+}
+
+type blockDelta struct {
+	Text    *string `json:"text"`
+	ToolUse *struct {
+		Input string `json:"input"`
+	} `json:"toolUse"`
+	ReasoningContent *struct {
+		Text            *string `json:"text"`
+		Signature       *string `json:"signature"`
+		RedactedContent []byte  `json:"redactedContent"`
+	} `json:"reasoningContent"`
+}
