@@ -11,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
-
 	"github.com/strata-gateway/strata/backend"
 )
 
@@ -48,8 +46,7 @@ func (b *Backend) ChatStream(ctx context.Context, req *backend.ChatRequest) (bac
 		ctx:       sctx,
 		cancel:    cancel,
 		body:      resp.Body,
-		frames:    bufio.NewReaderSize(resp.Body, streamReadBuffer),
-		decoder:   eventstream.NewDecoder(),
+		frames:    frameReader{r: bufio.NewReaderSize(resp.Body, streamReadBuffer)},
 		modelID:   req.ModelID,
 		requestID: requestID(resp.Header),
 		warnings:  p.warnings,
@@ -63,14 +60,12 @@ type stream struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	body      io.ReadCloser
-	frames    *bufio.Reader
-	decoder   *eventstream.Decoder
+	frames    frameReader
 	modelID   string
 	requestID string
 	warnings  []string
 
 	// Recv's state.
-	payload    []byte        // the last frame's payload buffer, reused for the next
 	event      streamPayload // the last frame's decoded payload, reused for the next
 	tools      []int         // content block index of each tool call, in order
 	stopReason string
@@ -100,17 +95,16 @@ func (s *stream) Recv() (backend.Event, error) {
 	}
 	if s.ended {
 		// Read the body to its end so its connection goes back to the pool, then release.
-		_, _ = io.Copy(io.Discard, io.LimitReader(s.frames, maxTrailer))
+		_, _ = io.Copy(io.Discard, io.LimitReader(s.frames.r, maxTrailer))
 		return backend.Event{}, s.finish(io.EOF)
 	}
 	for {
-		msg, err := s.decoder.Decode(s.frames, s.payload)
+		f, err := s.frames.next()
 		if err != nil {
 			return backend.Event{}, s.finish(s.cutError(err))
 		}
-		s.payload = msg.Payload[:0]
 		s.received++
-		ev, ok, failed := s.translate(msg)
+		ev, ok, failed := s.translate(f)
 		if failed != nil {
 			return backend.Event{}, s.finish(s.wrap(failed))
 		}
@@ -122,18 +116,18 @@ func (s *stream) Recv() (backend.Event, error) {
 
 // translate maps one frame (bedrock-wire.md §3.2, §3.4) to at most one backend event, or to the
 // error an exception frame carries.
-func (s *stream) translate(msg eventstream.Message) (backend.Event, bool, *backend.Error) {
-	switch header(msg, ":message-type") {
+func (s *stream) translate(f frame) (backend.Event, bool, *backend.Error) {
+	switch string(f.header(":message-type")) {
 	case "event":
 	case "exception":
-		return backend.Event{}, false, s.exception(header(msg, ":exception-type"), msg.Payload)
+		return backend.Event{}, false, s.exception(string(f.header(":exception-type")), f.payload)
 	case "error":
-		return backend.Event{}, false, s.streamError(header(msg, ":error-code"), header(msg, ":error-message"))
+		return backend.Event{}, false, s.streamError(string(f.header(":error-code")), string(f.header(":error-message")))
 	default:
 		return backend.Event{}, false, s.streamError("", "a frame without :message-type")
 	}
-	kind := header(msg, ":event-type")
-	switch kind {
+	kind := f.header(":event-type")
+	switch string(kind) {
 	case "contentBlockStart", "contentBlockDelta", "messageStop", "metadata":
 	default:
 		// messageStart, contentBlockStop, unknown events: nothing to forward.
@@ -141,10 +135,10 @@ func (s *stream) translate(msg eventstream.Message) (backend.Event, bool, *backe
 	}
 	ev := &s.event
 	*ev = streamPayload{}
-	if err := json.Unmarshal(msg.Payload, ev); err != nil {
+	if err := json.Unmarshal(f.payload, ev); err != nil {
 		return backend.Event{}, false, s.streamError("", fmt.Sprintf("a %s event that is not JSON: %v", kind, err))
 	}
-	switch kind {
+	switch string(kind) {
 	case "contentBlockStart":
 		if ev.Start != nil && ev.Start.ToolUse != nil {
 			return backend.Event{Kind: backend.EventToolCallStart, Index: s.toolIndex(ev.ContentBlockIndex),
@@ -178,16 +172,6 @@ func (s *stream) translate(msg eventstream.Message) (backend.Event, bool, *backe
 		return ev, ok, nil
 	}
 	return backend.Event{}, false, nil
-}
-
-// header is a frame header's value as text, or "".
-func header(msg eventstream.Message, name string) string {
-	for _, h := range msg.Headers {
-		if h.Name == name {
-			return h.Value.String()
-		}
-	}
-	return ""
 }
 
 // exception is the error an exception frame carries (§3.4): its :exception-type is the code in

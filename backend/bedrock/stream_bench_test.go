@@ -76,7 +76,7 @@ func BenchmarkStreamTranslate(b *testing.B) {
 	for b.Loop() {
 		body := io.NopCloser(bytes.NewReader(frames))
 		s := &stream{b: be, ctx: context.Background(), cancel: func() {}, body: body,
-			frames: bufio.NewReaderSize(body, streamReadBuffer), decoder: eventstream.NewDecoder()}
+			frames: frameReader{r: bufio.NewReaderSize(body, streamReadBuffer)}}
 		n := 0
 		var last backend.Event
 		for {

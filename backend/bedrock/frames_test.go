@@ -1,0 +1,107 @@
+package bedrock
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+)
+
+// sdkFrame encodes one frame with the SDK's encoder, the reference for the wire format, with
+// every header type the format has.
+func sdkFrame(t *testing.T, payload string) []byte {
+	t.Helper()
+	msg := eventstream.Message{Payload: []byte(payload)}
+	msg.Headers.Set("flag", eventstream.BoolValue(true))
+	msg.Headers.Set("off", eventstream.BoolValue(false))
+	msg.Headers.Set("b", eventstream.Int8Value(7))
+	msg.Headers.Set("i16", eventstream.Int16Value(-3))
+	msg.Headers.Set("i32", eventstream.Int32Value(1<<20))
+	msg.Headers.Set("i64", eventstream.Int64Value(1<<40))
+	msg.Headers.Set("raw", eventstream.BytesValue([]byte{1, 2, 3}))
+	msg.Headers.Set("id", eventstream.UUIDValue{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
+	msg.Headers.Set(":event-type", eventstream.StringValue("contentBlockDelta"))
+	msg.Headers.Set(":message-type", eventstream.StringValue("event"))
+	var buf bytes.Buffer
+	if err := eventstream.NewEncoder().Encode(&buf, msg); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestFrameReaderReadsSDKFrames(t *testing.T) {
+	payloads := []string{`{"delta":{"text":"hi"}}`, "", strings.Repeat("x", 4000)}
+	var stream []byte
+	for _, p := range payloads {
+		stream = append(stream, sdkFrame(t, p)...)
+	}
+	fr := frameReader{r: bytes.NewReader(stream)}
+	for i, want := range payloads {
+		f, err := fr.next()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if string(f.payload) != want {
+			t.Errorf("frame %d payload %q, want %q", i, f.payload, want)
+		}
+		if got := string(f.header(":message-type")); got != "event" {
+			t.Errorf("frame %d :message-type %q (after headers of every type)", i, got)
+		}
+		if got := string(f.header(":event-type")); got != "contentBlockDelta" {
+			t.Errorf("frame %d :event-type %q", i, got)
+		}
+		if got := f.header("missing"); got != nil {
+			t.Errorf("frame %d: a missing header gave %q", i, got)
+		}
+	}
+	if _, err := fr.next(); err != io.EOF {
+		t.Errorf("after the last frame: %v, want io.EOF", err)
+	}
+}
+
+func TestFrameReaderRefusesBadFrames(t *testing.T) {
+	good := sdkFrame(t, `{"delta":{"text":"hi"}}`)
+	corrupt := func(at int) []byte {
+		b := bytes.Clone(good)
+		b[at] ^= 0xff
+		return b
+	}
+	// A prelude claiming a huge frame, with a valid prelude checksum, so only the size check stops it.
+	huge := make([]byte, preludeLen)
+	binary.BigEndian.PutUint32(huge[0:], 1<<30)
+	binary.BigEndian.PutUint32(huge[4:], 10)
+	binary.BigEndian.PutUint32(huge[8:], crc32.ChecksumIEEE(huge[:8]))
+	tests := []struct {
+		name    string
+		input   []byte
+		wantErr error
+		wantMsg string
+	}{
+		{"prelude checksum", corrupt(9), errFrameChecksum, "prelude"},
+		{"payload byte flipped", corrupt(len(good) - 6), errFrameChecksum, ""},
+		{"message checksum", corrupt(len(good) - 1), errFrameChecksum, ""},
+		{"cut inside the prelude", good[:5], io.ErrUnexpectedEOF, ""},
+		{"cut inside the body", good[:len(good)-3], io.ErrUnexpectedEOF, ""},
+		{"too large", huge, nil, "too large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fr := frameReader{r: bytes.NewReader(tt.input)}
+			_, err := fr.next()
+			if err == nil {
+				t.Fatal("a bad frame was accepted")
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("error %v, want %v", err, tt.wantErr)
+			}
+			if !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("error %q, want it to mention %q", err, tt.wantMsg)
+			}
+		})
+	}
+}
