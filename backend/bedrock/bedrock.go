@@ -1,10 +1,12 @@
 // Package bedrock is Strata's Bedrock adapter: it implements [backend.Backend] with Converse and
-// ConverseStream for chat and InvokeModel for embeddings, through one bedrockruntime.Client per
-// process over one tuned http.Transport.
+// ConverseStream for chat and InvokeModel for embeddings, over one tuned http.Transport per
+// process. The runtime operations go out on the adapter's own request path (transport.go) with the
+// SDK's SigV4 signer and credential providers; the control plane uses the SDK client.
 //
-// The SDK's retryer is off (aws.NopRetryer): every call makes exactly one attempt and failures come
-// back as *backend.Error with a Kind that says whether retrying helps, because retries belong to
-// Strata's service layer, which knows the caller's deadline (one retry layer, not two).
+// Every call makes exactly one attempt (the control-plane client's retryer is aws.NopRetryer) and
+// failures come back as *backend.Error with a Kind that says whether retrying helps, because
+// retries belong to Strata's service layer, which knows the caller's deadline (one retry layer,
+// not two).
 //
 // The wire behaviour this package relies on is described in ../shared/bedrock-wire.md; the section
 // numbers cited in comments (§0 item 4, §5.4, ...) are that document's.

@@ -66,7 +66,7 @@ var benchTools = []backend.Tool{
 
 // benchRequests returns the three requests, each with the catalog entry the service would have
 // resolved (as service.prepareChat passes it).
-func benchRequests(b *testing.B) []struct {
+func benchRequests(b testing.TB) []struct {
 	name string
 	req  *backend.ChatRequest
 } {

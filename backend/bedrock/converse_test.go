@@ -2,11 +2,16 @@ package bedrock
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/strata-gateway/strata/backend"
 )
 
@@ -422,5 +427,73 @@ func TestThinkingWithPrefill(t *testing.T) {
 		if p.Kind == backend.PartReasoning {
 			t.Error("the reply has reasoning although thinking was off")
 		}
+	}
+}
+
+// capturingTransport keeps the last request's path and body and answers with a canned reply.
+type capturingTransport struct {
+	cannedTransport
+	path string
+	body []byte
+}
+
+func (c *capturingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.path = r.URL.EscapedPath()
+	c.body, _ = io.ReadAll(r.Body)
+	return c.cannedTransport.RoundTrip(r)
+}
+
+// TestConverseBodyMatchesSDK sends the same text requests through the adapter and through the
+// SDK's own serializer and compares what goes on the wire, as JSON values: the adapter writes
+// Converse itself (wire.go), and the SDK is the reference.
+func TestConverseBodyMatchesSDK(t *testing.T) {
+	be := newHarness(t, nil).b
+	requests := benchRequests(t)
+	for _, id := range []string{
+		"arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123xyz",
+		"weird id+with space&q?x#y", // every reserved character escaped (bedrock-wire.md §1.3)
+	} {
+		req := *requests[0].req
+		req.ModelID, req.Model = id, nil
+		requests = append(requests, struct {
+			name string
+			req  *backend.ChatRequest
+		}{id, &req})
+	}
+	for _, tc := range requests {
+		sdkIn := sdkConverseInput(tc.req)
+		if sdkIn == nil {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			sdkWire := &capturingTransport{cannedTransport: cannedTransport{body: benchReplyText}}
+			client := bedrockruntime.New(bedrockruntime.Options{
+				Region:      "us-east-1",
+				Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, ""),
+				HTTPClient:  &http.Client{Transport: sdkWire},
+				Retryer:     aws.NopRetryer{},
+			})
+			if _, err := client.Converse(callCtx(t), sdkIn); err != nil {
+				t.Fatal(err)
+			}
+			ours := &capturingTransport{cannedTransport: cannedTransport{body: benchReplyText}}
+			be.transport.client = &http.Client{Transport: ours}
+			if _, err := be.Chat(callCtx(t), tc.req); err != nil {
+				t.Fatal(err)
+			}
+			if ours.path != sdkWire.path {
+				t.Errorf("path %s, the SDK's %s", ours.path, sdkWire.path)
+			}
+			var got, want any
+			if err := json.Unmarshal(ours.body, &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(sdkWire.body, &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("body\n%s\nthe SDK's\n%s", ours.body, sdkWire.body)
+			}
+		})
 	}
 }
