@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 
 	"github.com/strata-gateway/strata/backend/bedrock"
 	"github.com/strata-gateway/strata/emulator"
@@ -148,6 +149,32 @@ func BenchmarkChatSideBySide(b *testing.B) {
 					break
 				}
 			}
+		}
+		lat.report(b)
+	})
+	b.Run("d_grpc_stream_hop", func(b *testing.B) {
+		// A bare server-streaming-sized hop: one reflection request and its answer on a new
+		// stream, the price of a gRPC stream itself, for reading ChatStream's figures.
+		refl := reflectionpb.NewServerReflectionClient(h.conn)
+		req := &reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}
+		var lat latencies
+		b.ReportAllocs()
+		for b.Loop() {
+			lat.time(func() {
+				st, err := refl.ServerReflectionInfo(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := st.Send(req); err != nil {
+					b.Fatal(err)
+				}
+				if err := st.CloseSend(); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := st.Recv(); err != nil {
+					b.Fatal(err)
+				}
+			})
 		}
 		lat.report(b)
 	})
