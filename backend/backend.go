@@ -31,6 +31,9 @@ type Backend interface {
 // never io.EOF: a cut stream must not pass for a complete one.
 type Stream interface {
 	Recv() (Event, error)
+	// Warnings say what the backend changed or dropped to make the request valid, as
+	// ChatResponse.Warnings does for Chat; they are known before the first event.
+	Warnings() []string
 	// Close releases the stream; it is safe to call at any time and more than once.
 	Close() error
 }

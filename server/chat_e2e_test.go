@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -412,6 +413,9 @@ func TestChatStream(t *testing.T) {
 			if start.GetModel() != unary.GetModel() || start.GetRoute() != "default" {
 				t.Errorf("start = %v, want model %s, route default", start, unary.GetModel())
 			}
+			if !slices.Equal(start.GetWarnings(), unary.GetWarnings()) {
+				t.Errorf("start warnings = %q, unary %q", start.GetWarnings(), unary.GetWarnings())
+			}
 			if got.text != unary.GetText() {
 				t.Errorf("joined text deltas = %q\nunary text          = %q", got.text, unary.GetText())
 			}
@@ -456,6 +460,50 @@ func TestChatStream(t *testing.T) {
 			wantCost(t, start.GetModel(), end.GetUsage(), end.GetCostUsd())
 			if end.GetAttempts() != 1 {
 				t.Errorf("end attempts = %d, want 1", end.GetAttempts())
+			}
+		})
+	}
+}
+
+// TestChatWarnings: what the adapter changed to make a request valid is told to the caller, in
+// ChatResponse.warnings and in the stream's start event, and nothing is said when nothing changed.
+func TestChatWarnings(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, nil)
+	tests := []struct {
+		name string
+		req  *stratav1.ChatRequest
+		want string // a substring of the one warning; "" for none
+	}{
+		{name: "none", req: &stratav1.ChatRequest{Model: novaMicro}},
+		{name: "effort on a model that cannot reason", want: "cannot reason",
+			req: &stratav1.ChatRequest{Model: novaMicro, ReasoningEffort: stratav1.ReasoningEffort_REASONING_EFFORT_LOW}},
+		{name: "forced tool on a thinking claude", want: "reasoning off",
+			req: &stratav1.ChatRequest{Model: claudeSonnet, ReasoningEffort: stratav1.ReasoningEffort_REASONING_EFFORT_HIGH, Tools: weatherTools,
+				ToolChoice: &stratav1.ToolChoice{Mode: stratav1.ToolChoice_MODE_TOOL, Name: "get_time"}}},
+		{name: "tool choice none", want: "tool choice none",
+			req: &stratav1.ChatRequest{Model: novaMicro, Tools: weatherTools, ToolChoice: &stratav1.ToolChoice{Mode: stratav1.ToolChoice_MODE_NONE}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tt.req.Messages = user("What is the weather in Paris?")
+			resp, err := h.client.Chat(t.Context(), tt.req)
+			if err != nil {
+				t.Fatalf("Chat: %v", err)
+			}
+			events, err := chatStream(t, h, tt.req)
+			if err != nil {
+				t.Fatalf("ChatStream: %v", err)
+			}
+			start, _, _ := joinDeltas(t, events)
+			for what, got := range map[string][]string{"Chat": resp.GetWarnings(), "ChatStream start": start.GetWarnings()} {
+				switch {
+				case tt.want == "" && len(got) != 0:
+					t.Errorf("%s warnings = %q, want none", what, got)
+				case tt.want != "" && (len(got) != 1 || !strings.Contains(got[0], tt.want)):
+					t.Errorf("%s warnings = %q, want one saying %q", what, got, tt.want)
+				}
 			}
 		})
 	}

@@ -208,6 +208,7 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 		CostUsd:    costUSD,
 		Attempts:   int32(attempts),
 		LatencyMs:  time.Since(start).Milliseconds(),
+		Warnings:   resp.Warnings,
 	}, nil
 }
 
@@ -254,7 +255,8 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 		return toStatus(ctx, err, s.opts.Region)
 	}
 	defer up.Close()
-	if err := stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Start{Start: &stratav1.StreamStart{Model: p.req.ModelID, Route: p.route.Key}}}); err != nil {
+	startEvent := &stratav1.StreamStart{Model: p.req.ModelID, Route: p.route.Key, Warnings: up.Warnings()}
+	if err := stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Start{Start: startEvent}}); err != nil {
 		return err
 	}
 	var reply strings.Builder // the streamed text, kept only to log it with LOG_LLM_CHAT_CONTENT

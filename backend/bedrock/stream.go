@@ -22,8 +22,7 @@ const streamReadBuffer = 2048
 // ChatStream implements [backend.Backend] with ConverseStream. Events are decoded from the
 // response body on the caller's goroutine as Recv asks for them, one frame at a time: nothing is
 // read ahead, so each event reaches the caller as soon as it arrives. The stream's end event comes
-// once both messageStop and metadata have. The stream also has a `Warnings() []string` method,
-// what ChatResponse.Warnings is for Chat (backend.Event has no place for them).
+// once both messageStop and metadata have.
 func (b *Backend) ChatStream(ctx context.Context, req *backend.ChatRequest) (backend.Stream, error) {
 	p, err := b.converseParams(req)
 	if err != nil {
@@ -80,8 +79,7 @@ type stream struct {
 	releaseOnce    sync.Once
 }
 
-// Warnings says what the backend changed or dropped to make the request valid, as
-// backend.ChatResponse.Warnings does for Chat.
+// Warnings implements [backend.Stream].
 func (s *stream) Warnings() []string { return s.warnings }
 
 // maxTrailer bounds what is read after the end event so that the connection can be reused:

@@ -1429,7 +1429,11 @@ type ChatResponse struct {
 	// cached is true when the reply came from Strata's response cache.
 	Cached bool `protobuf:"varint,10,opt,name=cached,proto3" json:"cached,omitempty"`
 	// latency_ms is the time Strata spent on the call.
-	LatencyMs     int64 `protobuf:"varint,11,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	LatencyMs int64 `protobuf:"varint,11,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	// warnings say what Strata changed or dropped to make the request valid for the model (a
+	// reasoning effort the model cannot use, max_tokens raised to hold a thinking budget, a tool
+	// choice Bedrock cannot express, ...), one sentence each. Empty when the request went as sent.
+	Warnings      []string `protobuf:"bytes,12,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1539,6 +1543,13 @@ func (x *ChatResponse) GetLatencyMs() int64 {
 		return x.LatencyMs
 	}
 	return 0
+}
+
+func (x *ChatResponse) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
 }
 
 // ChatStreamResponse is one event of a streamed reply.
@@ -1651,7 +1662,10 @@ type StreamStart struct {
 	// model is the Bedrock model id called.
 	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
 	// route is the tag map key that matched, or "default".
-	Route         string `protobuf:"bytes,2,opt,name=route,proto3" json:"route,omitempty"`
+	Route string `protobuf:"bytes,2,opt,name=route,proto3" json:"route,omitempty"`
+	// warnings say what Strata changed or dropped to make the request valid for the model, as
+	// ChatResponse.warnings does.
+	Warnings      []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1698,6 +1712,13 @@ func (x *StreamStart) GetRoute() string {
 		return x.Route
 	}
 	return ""
+}
+
+func (x *StreamStart) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
 }
 
 // StreamDelta is the next piece of a streamed reply; exactly one field is set.
@@ -2866,7 +2887,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12!\n" +
 	"\ftotal_tokens\x18\x03 \x01(\x03R\vtotalTokens\x12*\n" +
 	"\x11cache_read_tokens\x18\x04 \x01(\x03R\x0fcacheReadTokens\x12,\n" +
-	"\x12cache_write_tokens\x18\x05 \x01(\x03R\x10cacheWriteTokens\"\xe8\x02\n" +
+	"\x12cache_write_tokens\x18\x05 \x01(\x03R\x10cacheWriteTokens\"\x84\x03\n" +
 	"\fChatResponse\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12,\n" +
 	"\amessage\x18\x02 \x01(\v2\x12.strata.v1.MessageR\amessage\x12\x1c\n" +
@@ -2881,15 +2902,17 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\x06cached\x18\n" +
 	" \x01(\bR\x06cached\x12\x1d\n" +
 	"\n" +
-	"latency_ms\x18\v \x01(\x03R\tlatencyMs\"\xa7\x01\n" +
+	"latency_ms\x18\v \x01(\x03R\tlatencyMs\x12\x1a\n" +
+	"\bwarnings\x18\f \x03(\tR\bwarnings\"\xa7\x01\n" +
 	"\x12ChatStreamResponse\x12.\n" +
 	"\x05start\x18\x01 \x01(\v2\x16.strata.v1.StreamStartH\x00R\x05start\x12.\n" +
 	"\x05delta\x18\x02 \x01(\v2\x16.strata.v1.StreamDeltaH\x00R\x05delta\x12(\n" +
 	"\x03end\x18\x03 \x01(\v2\x14.strata.v1.StreamEndH\x00R\x03endB\a\n" +
-	"\x05event\"9\n" +
+	"\x05event\"U\n" +
 	"\vStreamStart\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x14\n" +
-	"\x05route\x18\x02 \x01(\tR\x05route\"\xa7\x01\n" +
+	"\x05route\x18\x02 \x01(\tR\x05route\x12\x1a\n" +
+	"\bwarnings\x18\x03 \x03(\tR\bwarnings\"\xa7\x01\n" +
 	"\vStreamDelta\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1c\n" +
 	"\treasoning\x18\x02 \x01(\tR\treasoning\x12/\n" +
