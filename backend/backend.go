@@ -159,6 +159,27 @@ type ChatRequest struct {
 	Tools           []Tool
 	ToolChoice      ToolChoice
 	Metadata        map[string]string
+	// Format asks for a JSON reply; the zero value is text.
+	Format ResponseFormat
+}
+
+// FormatKind is the kind of reply a request asks for.
+type FormatKind int
+
+// The reply formats.
+const (
+	FormatText FormatKind = iota
+	FormatJSONObject
+	FormatJSONSchema
+)
+
+// ResponseFormat asks for a JSON reply. A backend delivers it as text parts holding the JSON,
+// however it obtained it; validating the reply is the caller's job.
+type ResponseFormat struct {
+	Kind FormatKind
+	// Name names the schema (Bedrock needs one); Schema is the JSON Schema, for FormatJSONSchema.
+	Name   string
+	Schema map[string]any
 }
 
 // StopReason says why the model stopped.

@@ -34,7 +34,16 @@ const (
 	ReasonStreamTruncated = "BEDROCK_STREAM_TRUNCATED"
 	ReasonCanceled        = "CANCELED"
 	ReasonInternal        = "INTERNAL"
+	// ReasonFormatViolated: the model's reply did not match the request's response_format, even
+	// after it was asked once to correct it.
+	ReasonFormatViolated = "RESPONSE_FORMAT_VIOLATED"
 )
+
+// formatViolated is the status of a reply that broke its response format.
+func formatViolated(model string, attempts int, broke error) error {
+	return withDetails(codes.Internal, fmt.Sprintf("the reply of %s did not match the response format after %d tries: %v", model, attempts, broke),
+		ReasonFormatViolated, map[string]string{"model": model}, 0)
+}
 
 // defaultRetryAfter is the delay RetryInfo suggests when Bedrock gave no hint.
 const defaultRetryAfter = time.Second

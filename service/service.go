@@ -66,6 +66,8 @@ func New(opts Options) (*Service, error) {
 type preparedChat struct {
 	route Route
 	req   *backend.ChatRequest
+	// format validates replies; nil for text.
+	format *replyFormat
 }
 
 func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) {
@@ -75,6 +77,13 @@ func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) 
 	}
 	if err := validateChat(req, rt.Model.Model); err != nil {
 		return nil, err
+	}
+	var bad []fieldViolation
+	format := compileFormat(req.GetResponseFormat(), func(field, f string, args ...any) {
+		bad = append(bad, fieldViolation{field, fmt.Sprintf(f, args...)})
+	})
+	if len(bad) > 0 {
+		return nil, invalidArgument(bad...)
 	}
 	system, msgs := toBackendConversation(req.GetMessages())
 	br := &backend.ChatRequest{
@@ -121,7 +130,10 @@ func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) 
 		// Without thinking (which sets both itself) the model would refuse the pair.
 		return nil, invalidArgument(fieldViolation{"top_p", m.ID + " takes temperature or top_p, not both: set one"})
 	}
-	return &preparedChat{route: rt, req: br}, nil
+	if format != nil {
+		br.Format = format.backend
+	}
+	return &preparedChat{route: rt, req: br, format: format}, nil
 }
 
 // upstreamContext bounds one upstream attempt by UpstreamTimeout.
@@ -181,14 +193,10 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 		return nil, err
 	}
 	rec.routed(p)
-	var resp *backend.ChatResponse
-	attempts, err := s.opts.Retry.do(ctx, func(caller context.Context) error {
-		ctx, cancel := s.upstreamContext(caller)
-		defer cancel()
-		r, err := s.opts.Backend.Chat(ctx, p.req)
-		resp = r
-		return attemptError(caller, ctx, p.req.ModelID, err)
-	})
+	resp, attempts, err := s.chatOnce(ctx, p.req)
+	if err == nil && p.format != nil {
+		resp, attempts, err = s.enforceFormat(ctx, p, resp, attempts)
+	}
 	rec.attempts = int32(attempts)
 	if err != nil {
 		return nil, toStatus(ctx, err, s.opts.Region)
@@ -210,6 +218,47 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 		LatencyMs:  time.Since(start).Milliseconds(),
 		Warnings:   resp.Warnings,
 	}, nil
+}
+
+// chatOnce makes one Chat call under the retry policy and returns the reply and the upstream
+// calls it took.
+func (s *Service) chatOnce(ctx context.Context, req *backend.ChatRequest) (*backend.ChatResponse, int, error) {
+	var resp *backend.ChatResponse
+	attempts, err := s.opts.Retry.do(ctx, func(caller context.Context) error {
+		ctx, cancel := s.upstreamContext(caller)
+		defer cancel()
+		r, err := s.opts.Backend.Chat(ctx, req)
+		resp = r
+		return attemptError(caller, ctx, req.ModelID, err)
+	})
+	return resp, attempts, err
+}
+
+// enforceFormat validates a reply against the request's response format. A reply that breaks it
+// is sent back once with what is wrong; a second failure is the caller's error, never a success
+// that does not parse. The usage of both calls is counted.
+func (s *Service) enforceFormat(ctx context.Context, p *preparedChat, resp *backend.ChatResponse, attempts int) (*backend.ChatResponse, int, error) {
+	for try := 1; ; try++ {
+		text := joinText(resp.Parts)
+		clean, broke := p.format.check(text)
+		if broke == nil {
+			resp.Parts = withText(resp.Parts, clean)
+			return resp, attempts, nil
+		}
+		if try == 2 {
+			return nil, attempts, formatViolated(p.req.ModelID, try, broke)
+		}
+		retry := *p.req
+		retry.Messages = append(slices.Clip(p.req.Messages), feedback(text, broke)...)
+		next, n, err := s.chatOnce(ctx, &retry)
+		attempts += n
+		if err != nil {
+			return nil, attempts, err
+		}
+		next.Usage = addUsage(resp.Usage, next.Usage)
+		next.Warnings = append(resp.Warnings, fmt.Sprintf("response format: the first reply was sent back because %v", broke))
+		resp = next
+	}
 }
 
 // ChatStream implements [stratav1.LLMServiceServer]. Each upstream event is forwarded as it
@@ -259,10 +308,18 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 	if err := stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Start{Start: startEvent}}); err != nil {
 		return err
 	}
-	var reply strings.Builder // the streamed text, kept only to log it with LOG_LLM_CHAT_CONTENT
+	var reply strings.Builder // the streamed text, kept to log it (LOG_LLM_CHAT_CONTENT) or validate it
 	for ev := first; ; {
-		if ev.Kind == backend.EventText && s.opts.LogContent {
+		if ev.Kind == backend.EventText && (s.opts.LogContent || p.format != nil) {
 			reply.WriteString(ev.Text)
+		}
+		if ev.Kind == backend.EventEnd && p.format != nil {
+			// The deltas are already with the caller, so a reply that breaks the format cannot
+			// be retried: the stream ends with the error instead of its end event.
+			if _, broke := p.format.check(reply.String()); broke != nil {
+				rec.account(ev.Usage, cost(p.req.Model, ev.Usage), attempts)
+				return formatViolated(p.req.ModelID, 1, broke)
+			}
 		}
 		if ev.Kind == backend.EventEnd {
 			costUSD := cost(p.req.Model, ev.Usage)

@@ -17,6 +17,10 @@ type converseParams struct {
 	modelID  string
 	body     converseRequest
 	warnings []string
+	// reasoning is true when the model will reason.
+	reasoning bool
+	// formatTool names the forced tool whose call is the reply (responseFormat), or "".
+	formatTool string
 }
 
 // Chat implements [backend.Backend] with Converse.
@@ -50,6 +54,9 @@ func (b *Backend) Chat(ctx context.Context, req *backend.ChatRequest) (*backend.
 	}
 	if msg := out.Output.Message; msg != nil {
 		chat.Parts = partsOf(msg.Content)
+	}
+	if p.formatTool != "" {
+		chat.Parts, chat.StopReason = formatReply(chat.Parts, p.formatTool, chat.StopReason)
 	}
 	return chat, nil
 }
@@ -102,6 +109,9 @@ func (b *Backend) converseParams(req *backend.ChatRequest) (*converseParams, err
 		return nil, err
 	}
 	if err := b.reasoning(req, m, p, &inf); err != nil {
+		return nil, err
+	}
+	if err := b.responseFormat(req, m, p); err != nil {
 		return nil, err
 	}
 	if m != nil && m.TemperatureOrTopP && inf.temperature != nil && inf.topP != nil {
@@ -274,6 +284,9 @@ const (
 // changing inferenceConfig where the model requires it and saying so in warnings.
 func (b *Backend) reasoning(req *backend.ChatRequest, m *catalog.Model, p *converseParams, inf *inference) error {
 	effort := req.Effort
+	if m != nil && m.Reasoning == catalog.ReasoningAlways {
+		p.reasoning = true // whatever the effort
+	}
 	switch effort {
 	case backend.EffortNone:
 		return nil
@@ -290,10 +303,13 @@ func (b *Backend) reasoning(req *backend.ChatRequest, m *catalog.Model, p *conve
 		return b.claudeThinking(req, m, p, inf)
 	case catalog.ReasoningNova:
 		p.setField("reasoningConfig", map[string]any{"type": "enabled", "maxReasoningEffort": string(effort)})
+		p.reasoning = true
 	case catalog.ReasoningEffort:
 		p.setField("reasoning_effort", string(effort))
+		p.reasoning = true
 	case catalog.ReasoningQwen:
 		p.setField("reasoning_config", string(effort))
+		p.reasoning = true
 	case catalog.ReasoningAlways:
 		p.warnings = append(p.warnings, fmt.Sprintf("reasoning effort %s ignored: %s always reasons and takes no effort setting", effort, m.ID))
 	default:
@@ -334,6 +350,7 @@ func (b *Backend) claudeThinking(req *backend.ChatRequest, m *catalog.Model, p *
 	if m.Reasoning == catalog.ReasoningAdaptive {
 		p.setField("thinking", map[string]any{"type": "adaptive"})
 		p.setField("output_config", map[string]any{"effort": string(req.Effort)})
+		p.reasoning = true
 	} else {
 		budget := req.ReasoningBudget
 		if budget <= 0 {
@@ -365,6 +382,7 @@ func (b *Backend) claudeThinking(req *backend.ChatRequest, m *catalog.Model, p *
 		}
 		inf.maxTokens = &maxTokens
 		p.setField("thinking", map[string]any{"type": "enabled", "budget_tokens": budget})
+		p.reasoning = true
 	}
 	if inf.temperature != nil && *inf.temperature != 1 {
 		p.warnings = append(p.warnings, fmt.Sprintf("temperature %v replaced by 1: Claude takes no other while thinking", *inf.temperature))

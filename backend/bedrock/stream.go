@@ -49,6 +49,7 @@ func (b *Backend) ChatStream(ctx context.Context, req *backend.ChatRequest) (bac
 		modelID:   req.ModelID,
 		requestID: requestID(resp.Header),
 		warnings:  p.warnings,
+		format:    formatStream{tool: p.formatTool, block: -1},
 	}, nil
 }
 
@@ -63,6 +64,7 @@ type stream struct {
 	modelID   string
 	requestID string
 	warnings  []string
+	format    formatStream
 
 	// Recv's state.
 	event      streamPayload // the last frame's decoded payload, reused for the next
@@ -77,6 +79,13 @@ type stream struct {
 
 	closedByCaller atomic.Bool
 	releaseOnce    sync.Once
+}
+
+// formatStream is a response format's forced tool call (responseFormat) in a stream: its
+// argument fragments are the reply's text.
+type formatStream struct {
+	tool  string // the tool's name, or "" when the request has no such format
+	block int    // its content block index once started, else -1
 }
 
 // Warnings implements [backend.Stream].
@@ -138,6 +147,10 @@ func (s *stream) translate(f frame) (backend.Event, bool, *backend.Error) {
 	}
 	switch string(kind) {
 	case "contentBlockStart":
+		if ev.Start != nil && ev.Start.ToolUse != nil && s.format.tool != "" && ev.Start.ToolUse.Name == s.format.tool {
+			s.format.block = ev.ContentBlockIndex // the reply itself, streamed as text
+			return backend.Event{}, false, nil
+		}
 		if ev.Start != nil && ev.Start.ToolUse != nil {
 			return backend.Event{Kind: backend.EventToolCallStart, Index: s.toolIndex(ev.ContentBlockIndex),
 				ToolID: ev.Start.ToolUse.ToolUseID, ToolName: ev.Start.ToolUse.Name}, true, nil
@@ -146,8 +159,12 @@ func (s *stream) translate(f frame) (backend.Event, bool, *backend.Error) {
 		d := ev.Delta
 		switch {
 		case d == nil:
+		case d.Text != nil && s.format.tool != "":
+			// Text beside a response format's forced call is not part of the reply (formatReply).
 		case d.Text != nil:
 			return backend.Event{Kind: backend.EventText, Text: *d.Text}, true, nil
+		case d.ToolUse != nil && s.format.block >= 0 && ev.ContentBlockIndex == s.format.block:
+			return backend.Event{Kind: backend.EventText, Text: d.ToolUse.Input}, true, nil
 		case d.ToolUse != nil:
 			return backend.Event{Kind: backend.EventToolCallArgs, Index: s.toolIndex(ev.ContentBlockIndex), Text: d.ToolUse.Input}, true, nil
 		case d.ReasoningContent != nil:
@@ -162,6 +179,9 @@ func (s *stream) translate(f frame) (backend.Event, bool, *backend.Error) {
 		}
 	case "messageStop":
 		s.stopReason, s.sawStop = ev.StopReason, true
+		if s.format.block >= 0 && s.stopReason == string(backend.StopToolUse) {
+			s.stopReason = string(backend.StopEndTurn)
+		}
 		ev, ok := s.end()
 		return ev, ok, nil
 	case "metadata":

@@ -15,6 +15,25 @@ type converseRequest struct {
 	ToolConfig                   *wireToolConfig   `json:"toolConfig,omitempty"`
 	AdditionalModelRequestFields map[string]any    `json:"additionalModelRequestFields,omitempty"`
 	RequestMetadata              map[string]string `json:"requestMetadata,omitempty"`
+	OutputConfig                 *wireOutputConfig `json:"outputConfig,omitempty"`
+}
+
+// wireOutputConfig is structured output (§2.1): the reply is a text block holding JSON that
+// matches the schema, which travels as a JSON string.
+type wireOutputConfig struct {
+	TextFormat wireTextFormat `json:"textFormat"`
+}
+
+type wireTextFormat struct {
+	Type      string `json:"type"` // json_schema, the only one
+	Structure struct {
+		JSONSchema wireJSONSchema `json:"jsonSchema"`
+	} `json:"structure"`
+}
+
+type wireJSONSchema struct {
+	Name   string `json:"name"`
+	Schema string `json:"schema"`
 }
 
 type wireMessage struct {

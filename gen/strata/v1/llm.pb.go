@@ -534,6 +534,63 @@ func (ToolChoice_Mode) EnumDescriptor() ([]byte, []int) {
 	return file_strata_v1_llm_proto_rawDescGZIP(), []int{8, 0}
 }
 
+// Type is the kind of reply.
+type ResponseFormat_Type int32
+
+const (
+	// TYPE_UNSPECIFIED is the default: plain text.
+	ResponseFormat_TYPE_UNSPECIFIED ResponseFormat_Type = 0
+	// TYPE_TEXT is plain text.
+	ResponseFormat_TYPE_TEXT ResponseFormat_Type = 1
+	// TYPE_JSON_OBJECT is any JSON object (RD-Agent's json_mode).
+	ResponseFormat_TYPE_JSON_OBJECT ResponseFormat_Type = 2
+	// TYPE_JSON_SCHEMA is a JSON object that matches schema.
+	ResponseFormat_TYPE_JSON_SCHEMA ResponseFormat_Type = 3
+)
+
+// Enum value maps for ResponseFormat_Type.
+var (
+	ResponseFormat_Type_name = map[int32]string{
+		0: "TYPE_UNSPECIFIED",
+		1: "TYPE_TEXT",
+		2: "TYPE_JSON_OBJECT",
+		3: "TYPE_JSON_SCHEMA",
+	}
+	ResponseFormat_Type_value = map[string]int32{
+		"TYPE_UNSPECIFIED": 0,
+		"TYPE_TEXT":        1,
+		"TYPE_JSON_OBJECT": 2,
+		"TYPE_JSON_SCHEMA": 3,
+	}
+)
+
+func (x ResponseFormat_Type) Enum() *ResponseFormat_Type {
+	p := new(ResponseFormat_Type)
+	*p = x
+	return p
+}
+
+func (x ResponseFormat_Type) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ResponseFormat_Type) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_v1_llm_proto_enumTypes[8].Descriptor()
+}
+
+func (ResponseFormat_Type) Type() protoreflect.EnumType {
+	return &file_strata_v1_llm_proto_enumTypes[8]
+}
+
+func (x ResponseFormat_Type) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ResponseFormat_Type.Descriptor instead.
+func (ResponseFormat_Type) EnumDescriptor() ([]byte, []int) {
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{10, 0}
+}
+
 // Message is one turn of a conversation.
 type Message struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1210,9 +1267,16 @@ type ChatRequest struct {
 	// tool_choice says whether and which tool the model must call.
 	ToolChoice *ToolChoice `protobuf:"bytes,10,opt,name=tool_choice,json=toolChoice,proto3" json:"tool_choice,omitempty"`
 	// metadata is logged with the call and passed to Bedrock as request metadata.
-	Metadata      map[string]string `protobuf:"bytes,11,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Metadata map[string]string `protobuf:"bytes,11,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// response_format asks for the reply as JSON: a JSON object, or one that matches a JSON
+	// Schema. Strata uses the model's native structured output where it has one, else a forced
+	// tool call (never while the model reasons: Bedrock refuses forced tool use with thinking),
+	// else instructions; in every case the reply is validated before it is returned, retried once
+	// with the validation error fed back, and otherwise fails with INTERNAL and reason
+	// RESPONSE_FORMAT_VIOLATED. Unset: the text the model writes.
+	ResponseFormat *ResponseFormat `protobuf:"bytes,12,opt,name=response_format,json=responseFormat,proto3" json:"response_format,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ChatRequest) Reset() {
@@ -1322,6 +1386,78 @@ func (x *ChatRequest) GetMetadata() map[string]string {
 	return nil
 }
 
+func (x *ChatRequest) GetResponseFormat() *ResponseFormat {
+	if x != nil {
+		return x.ResponseFormat
+	}
+	return nil
+}
+
+// ResponseFormat is the shape a reply must take.
+type ResponseFormat struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// type is the kind of reply.
+	Type ResponseFormat_Type `protobuf:"varint,1,opt,name=type,proto3,enum=strata.v1.ResponseFormat_Type" json:"type,omitempty"`
+	// name names the schema, as Bedrock's structured output and a forced tool call need one
+	// (letters, digits, _ and -; default "response").
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// schema is the JSON Schema the reply must match; required with TYPE_JSON_SCHEMA.
+	Schema        *structpb.Struct `protobuf:"bytes,3,opt,name=schema,proto3" json:"schema,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResponseFormat) Reset() {
+	*x = ResponseFormat{}
+	mi := &file_strata_v1_llm_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResponseFormat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResponseFormat) ProtoMessage() {}
+
+func (x *ResponseFormat) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_v1_llm_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResponseFormat.ProtoReflect.Descriptor instead.
+func (*ResponseFormat) Descriptor() ([]byte, []int) {
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ResponseFormat) GetType() ResponseFormat_Type {
+	if x != nil {
+		return x.Type
+	}
+	return ResponseFormat_TYPE_UNSPECIFIED
+}
+
+func (x *ResponseFormat) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ResponseFormat) GetSchema() *structpb.Struct {
+	if x != nil {
+		return x.Schema
+	}
+	return nil
+}
+
 // Usage counts a call's tokens.
 type Usage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1341,7 +1477,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_strata_v1_llm_proto_msgTypes[10]
+	mi := &file_strata_v1_llm_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1353,7 +1489,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[10]
+	mi := &file_strata_v1_llm_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1366,7 +1502,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{10}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Usage) GetInputTokens() int64 {
@@ -1440,7 +1576,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[11]
+	mi := &file_strata_v1_llm_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1452,7 +1588,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[11]
+	mi := &file_strata_v1_llm_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1465,7 +1601,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{11}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ChatResponse) GetText() string {
@@ -1569,7 +1705,7 @@ type ChatStreamResponse struct {
 
 func (x *ChatStreamResponse) Reset() {
 	*x = ChatStreamResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[12]
+	mi := &file_strata_v1_llm_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1717,7 @@ func (x *ChatStreamResponse) String() string {
 func (*ChatStreamResponse) ProtoMessage() {}
 
 func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[12]
+	mi := &file_strata_v1_llm_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1730,7 @@ func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatStreamResponse.ProtoReflect.Descriptor instead.
 func (*ChatStreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{12}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ChatStreamResponse) GetEvent() isChatStreamResponse_Event {
@@ -1672,7 +1808,7 @@ type StreamStart struct {
 
 func (x *StreamStart) Reset() {
 	*x = StreamStart{}
-	mi := &file_strata_v1_llm_proto_msgTypes[13]
+	mi := &file_strata_v1_llm_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1820,7 @@ func (x *StreamStart) String() string {
 func (*StreamStart) ProtoMessage() {}
 
 func (x *StreamStart) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[13]
+	mi := &file_strata_v1_llm_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +1833,7 @@ func (x *StreamStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStart.ProtoReflect.Descriptor instead.
 func (*StreamStart) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{13}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StreamStart) GetModel() string {
@@ -1738,7 +1874,7 @@ type StreamDelta struct {
 
 func (x *StreamDelta) Reset() {
 	*x = StreamDelta{}
-	mi := &file_strata_v1_llm_proto_msgTypes[14]
+	mi := &file_strata_v1_llm_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +1886,7 @@ func (x *StreamDelta) String() string {
 func (*StreamDelta) ProtoMessage() {}
 
 func (x *StreamDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[14]
+	mi := &file_strata_v1_llm_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +1899,7 @@ func (x *StreamDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamDelta.ProtoReflect.Descriptor instead.
 func (*StreamDelta) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{14}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StreamDelta) GetText() string {
@@ -1813,7 +1949,7 @@ type ToolCallDelta struct {
 
 func (x *ToolCallDelta) Reset() {
 	*x = ToolCallDelta{}
-	mi := &file_strata_v1_llm_proto_msgTypes[15]
+	mi := &file_strata_v1_llm_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1825,7 +1961,7 @@ func (x *ToolCallDelta) String() string {
 func (*ToolCallDelta) ProtoMessage() {}
 
 func (x *ToolCallDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[15]
+	mi := &file_strata_v1_llm_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1838,7 +1974,7 @@ func (x *ToolCallDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallDelta.ProtoReflect.Descriptor instead.
 func (*ToolCallDelta) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{15}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ToolCallDelta) GetIndex() int32 {
@@ -1888,7 +2024,7 @@ type StreamEnd struct {
 
 func (x *StreamEnd) Reset() {
 	*x = StreamEnd{}
-	mi := &file_strata_v1_llm_proto_msgTypes[16]
+	mi := &file_strata_v1_llm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1900,7 +2036,7 @@ func (x *StreamEnd) String() string {
 func (*StreamEnd) ProtoMessage() {}
 
 func (x *StreamEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[16]
+	mi := &file_strata_v1_llm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1913,7 +2049,7 @@ func (x *StreamEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEnd.ProtoReflect.Descriptor instead.
 func (*StreamEnd) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{16}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StreamEnd) GetStopReason() StopReason {
@@ -1972,7 +2108,7 @@ type EmbedRequest struct {
 
 func (x *EmbedRequest) Reset() {
 	*x = EmbedRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[17]
+	mi := &file_strata_v1_llm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1984,7 +2120,7 @@ func (x *EmbedRequest) String() string {
 func (*EmbedRequest) ProtoMessage() {}
 
 func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[17]
+	mi := &file_strata_v1_llm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1997,7 +2133,7 @@ func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedRequest.ProtoReflect.Descriptor instead.
 func (*EmbedRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{17}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EmbedRequest) GetModel() string {
@@ -2053,7 +2189,7 @@ type Embedding struct {
 
 func (x *Embedding) Reset() {
 	*x = Embedding{}
-	mi := &file_strata_v1_llm_proto_msgTypes[18]
+	mi := &file_strata_v1_llm_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2065,7 +2201,7 @@ func (x *Embedding) String() string {
 func (*Embedding) ProtoMessage() {}
 
 func (x *Embedding) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[18]
+	mi := &file_strata_v1_llm_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2078,7 +2214,7 @@ func (x *Embedding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Embedding.ProtoReflect.Descriptor instead.
 func (*Embedding) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{18}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Embedding) GetValues() []float32 {
@@ -2105,7 +2241,7 @@ type EmbedResponse struct {
 
 func (x *EmbedResponse) Reset() {
 	*x = EmbedResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[19]
+	mi := &file_strata_v1_llm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2117,7 +2253,7 @@ func (x *EmbedResponse) String() string {
 func (*EmbedResponse) ProtoMessage() {}
 
 func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[19]
+	mi := &file_strata_v1_llm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2130,7 +2266,7 @@ func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedResponse.ProtoReflect.Descriptor instead.
 func (*EmbedResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{19}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *EmbedResponse) GetEmbeddings() []*Embedding {
@@ -2170,7 +2306,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[20]
+	mi := &file_strata_v1_llm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2182,7 +2318,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[20]
+	mi := &file_strata_v1_llm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2195,7 +2331,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{20}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{21}
 }
 
 // ListModelsResponse describes the configured models, the tag map and the catalog.
@@ -2215,7 +2351,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[21]
+	mi := &file_strata_v1_llm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2227,7 +2363,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[21]
+	mi := &file_strata_v1_llm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2240,7 +2376,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{21}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListModelsResponse) GetDefaultChatModel() string {
@@ -2292,7 +2428,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_strata_v1_llm_proto_msgTypes[22]
+	mi := &file_strata_v1_llm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2304,7 +2440,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[22]
+	mi := &file_strata_v1_llm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2317,7 +2453,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{22}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Route) GetKey() string {
@@ -2379,7 +2515,7 @@ type Price struct {
 
 func (x *Price) Reset() {
 	*x = Price{}
-	mi := &file_strata_v1_llm_proto_msgTypes[23]
+	mi := &file_strata_v1_llm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2391,7 +2527,7 @@ func (x *Price) String() string {
 func (*Price) ProtoMessage() {}
 
 func (x *Price) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[23]
+	mi := &file_strata_v1_llm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2404,7 +2540,7 @@ func (x *Price) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Price.ProtoReflect.Descriptor instead.
 func (*Price) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{23}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Price) GetInputPer_1K() float64 {
@@ -2480,7 +2616,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_strata_v1_llm_proto_msgTypes[24]
+	mi := &file_strata_v1_llm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2492,7 +2628,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[24]
+	mi := &file_strata_v1_llm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2505,7 +2641,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{24}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ModelInfo) GetId() string {
@@ -2646,7 +2782,7 @@ type HealthCheckRequest struct {
 
 func (x *HealthCheckRequest) Reset() {
 	*x = HealthCheckRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[25]
+	mi := &file_strata_v1_llm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2658,7 +2794,7 @@ func (x *HealthCheckRequest) String() string {
 func (*HealthCheckRequest) ProtoMessage() {}
 
 func (x *HealthCheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[25]
+	mi := &file_strata_v1_llm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2671,7 +2807,7 @@ func (x *HealthCheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheckRequest.ProtoReflect.Descriptor instead.
 func (*HealthCheckRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{25}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *HealthCheckRequest) GetInvokeModels() bool {
@@ -2694,7 +2830,7 @@ type HealthCheckResponse struct {
 
 func (x *HealthCheckResponse) Reset() {
 	*x = HealthCheckResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	mi := &file_strata_v1_llm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2706,7 +2842,7 @@ func (x *HealthCheckResponse) String() string {
 func (*HealthCheckResponse) ProtoMessage() {}
 
 func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	mi := &file_strata_v1_llm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2719,7 +2855,7 @@ func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheckResponse.ProtoReflect.Descriptor instead.
 func (*HealthCheckResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{26}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HealthCheckResponse) GetStatus() HealthStatus {
@@ -2753,7 +2889,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_strata_v1_llm_proto_msgTypes[27]
+	mi := &file_strata_v1_llm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2765,7 +2901,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[27]
+	mi := &file_strata_v1_llm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2778,7 +2914,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{27}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Check) GetName() string {
@@ -2860,7 +2996,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\tMODE_AUTO\x10\x01\x12\f\n" +
 	"\bMODE_ANY\x10\x02\x12\r\n" +
 	"\tMODE_NONE\x10\x03\x12\r\n" +
-	"\tMODE_TOOL\x10\x04\"\xac\x04\n" +
+	"\tMODE_TOOL\x10\x04\"\xf0\x04\n" +
 	"\vChatRequest\x12\x10\n" +
 	"\x03tag\x18\x01 \x01(\tR\x03tag\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12.\n" +
@@ -2875,13 +3011,23 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\vtool_choice\x18\n" +
 	" \x01(\v2\x15.strata.v1.ToolChoiceR\n" +
 	"toolChoice\x12@\n" +
-	"\bmetadata\x18\v \x03(\v2$.strata.v1.ChatRequest.MetadataEntryR\bmetadata\x1a;\n" +
+	"\bmetadata\x18\v \x03(\v2$.strata.v1.ChatRequest.MetadataEntryR\bmetadata\x12B\n" +
+	"\x0fresponse_format\x18\f \x01(\v2\x19.strata.v1.ResponseFormatR\x0eresponseFormat\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0e\n" +
 	"\f_temperatureB\r\n" +
 	"\v_max_tokensB\b\n" +
-	"\x06_top_p\"\xcc\x01\n" +
+	"\x06_top_p\"\xe2\x01\n" +
+	"\x0eResponseFormat\x122\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1e.strata.v1.ResponseFormat.TypeR\x04type\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
+	"\x06schema\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06schema\"W\n" +
+	"\x04Type\x12\x14\n" +
+	"\x10TYPE_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tTYPE_TEXT\x10\x01\x12\x14\n" +
+	"\x10TYPE_JSON_OBJECT\x10\x02\x12\x14\n" +
+	"\x10TYPE_JSON_SCHEMA\x10\x03\"\xcc\x01\n" +
 	"\x05Usage\x12!\n" +
 	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12!\n" +
@@ -3077,8 +3223,8 @@ func file_strata_v1_llm_proto_rawDescGZIP() []byte {
 	return file_strata_v1_llm_proto_rawDescData
 }
 
-var file_strata_v1_llm_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_strata_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_strata_v1_llm_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
+var file_strata_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_strata_v1_llm_proto_goTypes = []any{
 	(Role)(0),                   // 0: strata.v1.Role
 	(ImageFormat)(0),            // 1: strata.v1.ImageFormat
@@ -3088,89 +3234,94 @@ var file_strata_v1_llm_proto_goTypes = []any{
 	(InputType)(0),              // 5: strata.v1.InputType
 	(HealthStatus)(0),           // 6: strata.v1.HealthStatus
 	(ToolChoice_Mode)(0),        // 7: strata.v1.ToolChoice.Mode
-	(*Message)(nil),             // 8: strata.v1.Message
-	(*Part)(nil),                // 9: strata.v1.Part
-	(*Image)(nil),               // 10: strata.v1.Image
-	(*Document)(nil),            // 11: strata.v1.Document
-	(*ToolCall)(nil),            // 12: strata.v1.ToolCall
-	(*ToolResult)(nil),          // 13: strata.v1.ToolResult
-	(*Reasoning)(nil),           // 14: strata.v1.Reasoning
-	(*Tool)(nil),                // 15: strata.v1.Tool
-	(*ToolChoice)(nil),          // 16: strata.v1.ToolChoice
-	(*ChatRequest)(nil),         // 17: strata.v1.ChatRequest
-	(*Usage)(nil),               // 18: strata.v1.Usage
-	(*ChatResponse)(nil),        // 19: strata.v1.ChatResponse
-	(*ChatStreamResponse)(nil),  // 20: strata.v1.ChatStreamResponse
-	(*StreamStart)(nil),         // 21: strata.v1.StreamStart
-	(*StreamDelta)(nil),         // 22: strata.v1.StreamDelta
-	(*ToolCallDelta)(nil),       // 23: strata.v1.ToolCallDelta
-	(*StreamEnd)(nil),           // 24: strata.v1.StreamEnd
-	(*EmbedRequest)(nil),        // 25: strata.v1.EmbedRequest
-	(*Embedding)(nil),           // 26: strata.v1.Embedding
-	(*EmbedResponse)(nil),       // 27: strata.v1.EmbedResponse
-	(*ListModelsRequest)(nil),   // 28: strata.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),  // 29: strata.v1.ListModelsResponse
-	(*Route)(nil),               // 30: strata.v1.Route
-	(*Price)(nil),               // 31: strata.v1.Price
-	(*ModelInfo)(nil),           // 32: strata.v1.ModelInfo
-	(*HealthCheckRequest)(nil),  // 33: strata.v1.HealthCheckRequest
-	(*HealthCheckResponse)(nil), // 34: strata.v1.HealthCheckResponse
-	(*Check)(nil),               // 35: strata.v1.Check
-	nil,                         // 36: strata.v1.ChatRequest.MetadataEntry
-	(*structpb.Struct)(nil),     // 37: google.protobuf.Struct
+	(ResponseFormat_Type)(0),    // 8: strata.v1.ResponseFormat.Type
+	(*Message)(nil),             // 9: strata.v1.Message
+	(*Part)(nil),                // 10: strata.v1.Part
+	(*Image)(nil),               // 11: strata.v1.Image
+	(*Document)(nil),            // 12: strata.v1.Document
+	(*ToolCall)(nil),            // 13: strata.v1.ToolCall
+	(*ToolResult)(nil),          // 14: strata.v1.ToolResult
+	(*Reasoning)(nil),           // 15: strata.v1.Reasoning
+	(*Tool)(nil),                // 16: strata.v1.Tool
+	(*ToolChoice)(nil),          // 17: strata.v1.ToolChoice
+	(*ChatRequest)(nil),         // 18: strata.v1.ChatRequest
+	(*ResponseFormat)(nil),      // 19: strata.v1.ResponseFormat
+	(*Usage)(nil),               // 20: strata.v1.Usage
+	(*ChatResponse)(nil),        // 21: strata.v1.ChatResponse
+	(*ChatStreamResponse)(nil),  // 22: strata.v1.ChatStreamResponse
+	(*StreamStart)(nil),         // 23: strata.v1.StreamStart
+	(*StreamDelta)(nil),         // 24: strata.v1.StreamDelta
+	(*ToolCallDelta)(nil),       // 25: strata.v1.ToolCallDelta
+	(*StreamEnd)(nil),           // 26: strata.v1.StreamEnd
+	(*EmbedRequest)(nil),        // 27: strata.v1.EmbedRequest
+	(*Embedding)(nil),           // 28: strata.v1.Embedding
+	(*EmbedResponse)(nil),       // 29: strata.v1.EmbedResponse
+	(*ListModelsRequest)(nil),   // 30: strata.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),  // 31: strata.v1.ListModelsResponse
+	(*Route)(nil),               // 32: strata.v1.Route
+	(*Price)(nil),               // 33: strata.v1.Price
+	(*ModelInfo)(nil),           // 34: strata.v1.ModelInfo
+	(*HealthCheckRequest)(nil),  // 35: strata.v1.HealthCheckRequest
+	(*HealthCheckResponse)(nil), // 36: strata.v1.HealthCheckResponse
+	(*Check)(nil),               // 37: strata.v1.Check
+	nil,                         // 38: strata.v1.ChatRequest.MetadataEntry
+	(*structpb.Struct)(nil),     // 39: google.protobuf.Struct
 }
 var file_strata_v1_llm_proto_depIdxs = []int32{
 	0,  // 0: strata.v1.Message.role:type_name -> strata.v1.Role
-	9,  // 1: strata.v1.Message.parts:type_name -> strata.v1.Part
-	10, // 2: strata.v1.Part.image:type_name -> strata.v1.Image
-	11, // 3: strata.v1.Part.document:type_name -> strata.v1.Document
-	12, // 4: strata.v1.Part.tool_call:type_name -> strata.v1.ToolCall
-	13, // 5: strata.v1.Part.tool_result:type_name -> strata.v1.ToolResult
-	14, // 6: strata.v1.Part.reasoning:type_name -> strata.v1.Reasoning
+	10, // 1: strata.v1.Message.parts:type_name -> strata.v1.Part
+	11, // 2: strata.v1.Part.image:type_name -> strata.v1.Image
+	12, // 3: strata.v1.Part.document:type_name -> strata.v1.Document
+	13, // 4: strata.v1.Part.tool_call:type_name -> strata.v1.ToolCall
+	14, // 5: strata.v1.Part.tool_result:type_name -> strata.v1.ToolResult
+	15, // 6: strata.v1.Part.reasoning:type_name -> strata.v1.Reasoning
 	1,  // 7: strata.v1.Image.format:type_name -> strata.v1.ImageFormat
 	2,  // 8: strata.v1.Document.format:type_name -> strata.v1.DocumentFormat
-	37, // 9: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
-	37, // 10: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
+	39, // 9: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
+	39, // 10: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
 	7,  // 11: strata.v1.ToolChoice.mode:type_name -> strata.v1.ToolChoice.Mode
-	8,  // 12: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
+	9,  // 12: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
 	3,  // 13: strata.v1.ChatRequest.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	15, // 14: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
-	16, // 15: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
-	36, // 16: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
-	8,  // 17: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
-	4,  // 18: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
-	18, // 19: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
-	21, // 20: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
-	22, // 21: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
-	24, // 22: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
-	23, // 23: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
-	4,  // 24: strata.v1.StreamEnd.stop_reason:type_name -> strata.v1.StopReason
-	18, // 25: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
-	5,  // 26: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
-	26, // 27: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
-	18, // 28: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
-	30, // 29: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
-	32, // 30: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
-	3,  // 31: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	31, // 32: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
-	6,  // 33: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
-	35, // 34: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
-	6,  // 35: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
-	17, // 36: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
-	17, // 37: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
-	25, // 38: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
-	28, // 39: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
-	33, // 40: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
-	19, // 41: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
-	20, // 42: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
-	27, // 43: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
-	29, // 44: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
-	34, // 45: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
-	41, // [41:46] is the sub-list for method output_type
-	36, // [36:41] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	16, // 14: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
+	17, // 15: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
+	38, // 16: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
+	19, // 17: strata.v1.ChatRequest.response_format:type_name -> strata.v1.ResponseFormat
+	8,  // 18: strata.v1.ResponseFormat.type:type_name -> strata.v1.ResponseFormat.Type
+	39, // 19: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
+	9,  // 20: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
+	4,  // 21: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
+	20, // 22: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
+	23, // 23: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
+	24, // 24: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
+	26, // 25: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
+	25, // 26: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
+	4,  // 27: strata.v1.StreamEnd.stop_reason:type_name -> strata.v1.StopReason
+	20, // 28: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
+	5,  // 29: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
+	28, // 30: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
+	20, // 31: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
+	32, // 32: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
+	34, // 33: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
+	3,  // 34: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
+	33, // 35: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
+	6,  // 36: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
+	37, // 37: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
+	6,  // 38: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
+	18, // 39: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
+	18, // 40: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
+	27, // 41: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
+	30, // 42: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
+	35, // 43: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
+	21, // 44: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
+	22, // 45: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
+	29, // 46: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
+	31, // 47: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
+	36, // 48: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
+	44, // [44:49] is the sub-list for method output_type
+	39, // [39:44] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_strata_v1_llm_proto_init() }
@@ -3187,20 +3338,20 @@ func file_strata_v1_llm_proto_init() {
 		(*Part_Reasoning)(nil),
 	}
 	file_strata_v1_llm_proto_msgTypes[9].OneofWrappers = []any{}
-	file_strata_v1_llm_proto_msgTypes[12].OneofWrappers = []any{
+	file_strata_v1_llm_proto_msgTypes[13].OneofWrappers = []any{
 		(*ChatStreamResponse_Start)(nil),
 		(*ChatStreamResponse_Delta)(nil),
 		(*ChatStreamResponse_End)(nil),
 	}
-	file_strata_v1_llm_proto_msgTypes[17].OneofWrappers = []any{}
-	file_strata_v1_llm_proto_msgTypes[22].OneofWrappers = []any{}
+	file_strata_v1_llm_proto_msgTypes[18].OneofWrappers = []any{}
+	file_strata_v1_llm_proto_msgTypes[23].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_v1_llm_proto_rawDesc), len(file_strata_v1_llm_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   29,
+			NumEnums:      9,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

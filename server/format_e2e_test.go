@@ -1,0 +1,177 @@
+package server
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"github.com/strata-gateway/strata/emulator"
+	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
+	"github.com/strata-gateway/strata/service"
+)
+
+// claude37 thinks on a budget and has no native structured output: a response format reaches it
+// as instructions.
+const claude37 = "us.anthropic.claude-3-7-sonnet-20250219-v1:0"
+
+// cityFormat asks for a JSON object about a city, with required fields of three types.
+func cityFormat(t *testing.T) *stratav1.ResponseFormat {
+	t.Helper()
+	schema, err := structpb.NewStruct(map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			"city":       map[string]any{"type": "string"},
+			"population": map[string]any{"type": "integer", "minimum": 0},
+			"capital":    map[string]any{"type": "boolean"},
+		},
+		"required":             []any{"city", "population", "capital"},
+		"additionalProperties": false,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &stratav1.ResponseFormat{Type: stratav1.ResponseFormat_TYPE_JSON_SCHEMA, Name: "city_facts", Schema: schema}
+}
+
+// wantSchemaValid fails unless text is a JSON object that matches rf's schema (or, without one,
+// any JSON object), checked by a JSON Schema validator of its own.
+func wantSchemaValid(t *testing.T, rf *stratav1.ResponseFormat, text string) {
+	t.Helper()
+	v, err := jsonschema.UnmarshalJSON(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("reply %q is not JSON: %v", text, err)
+	}
+	if _, ok := v.(map[string]any); !ok {
+		t.Fatalf("reply %q is not a JSON object", text)
+	}
+	if rf.GetSchema() == nil {
+		return
+	}
+	raw, _ := json.Marshal(rf.GetSchema().AsMap())
+	doc, _ := jsonschema.UnmarshalJSON(strings.NewReader(string(raw)))
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("s.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("s.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(v); err != nil {
+		t.Errorf("reply %s does not match the schema: %v", text, err)
+	}
+}
+
+func TestChatResponseFormat(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, nil)
+	object := &stratav1.ResponseFormat{Type: stratav1.ResponseFormat_TYPE_JSON_OBJECT}
+	tests := []struct {
+		name        string
+		model       string
+		effort      stratav1.ReasoningEffort
+		format      *stratav1.ResponseFormat
+		wantWarning string // "" for none: the native way
+	}{
+		{name: "native structured output", model: claudeHaiku, format: cityFormat(t)},
+		{name: "native structured output while thinking", model: claudeSonnet, effort: stratav1.ReasoningEffort_REASONING_EFFORT_LOW, format: cityFormat(t)},
+		{name: "forced tool without native support", model: novaMicro, format: cityFormat(t), wantWarning: "forced tool call"},
+		{name: "any JSON object", model: novaMicro, format: object, wantWarning: "forced tool call"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req := &stratav1.ChatRequest{Model: tt.model, ReasoningEffort: tt.effort, ResponseFormat: tt.format,
+				Messages: user("Give me the facts about Canberra.")}
+			resp, err := h.client.Chat(t.Context(), req)
+			if err != nil {
+				t.Fatalf("Chat: %v", err)
+			}
+			wantSchemaValid(t, tt.format, resp.GetText())
+			if calls := toolCalls(resp.GetMessage()); len(calls) != 0 || resp.GetStopReason() != stratav1.StopReason_STOP_REASON_END_TURN {
+				t.Errorf("tool calls %v, stop %v: want the JSON as text, ending the turn", calls, resp.GetStopReason())
+			}
+			if tt.effort != stratav1.ReasoningEffort_REASONING_EFFORT_UNSPECIFIED && resp.GetReasoning() == "" {
+				t.Error("the model did not reason: thinking was dropped for the format")
+			}
+			var formatWarnings []string // others, such as the temperature thinking replaces, may come too
+			for _, w := range resp.GetWarnings() {
+				if strings.HasPrefix(w, "response format:") {
+					formatWarnings = append(formatWarnings, w)
+				}
+			}
+			got := strings.Join(formatWarnings, "; ")
+			if (tt.wantWarning == "") != (got == "") || !strings.Contains(got, tt.wantWarning) {
+				t.Errorf("response format warnings %q, want %q", got, tt.wantWarning)
+			}
+
+			events, err := chatStream(t, h, req)
+			if err != nil {
+				t.Fatalf("ChatStream: %v", err)
+			}
+			_, streamed, end := joinDeltas(t, events)
+			wantSchemaValid(t, tt.format, streamed.text)
+			if len(streamed.toolArgs) != 0 || end.GetStopReason() != stratav1.StopReason_STOP_REASON_END_TURN {
+				t.Errorf("streamed tool calls %v, stop %v: want the JSON as text deltas", streamed.toolArgs, end.GetStopReason())
+			}
+		})
+	}
+}
+
+// TestChatResponseFormatViolated: a model that answers in prose where JSON was asked for (the
+// emulator writes prose when the format is only in the instructions) is asked once to correct
+// it, then the call fails with a status that names the broken rule; a stream, whose deltas are
+// already out, ends with the same error instead of its end event.
+func TestChatResponseFormatViolated(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, nil)
+	req := &stratav1.ChatRequest{Model: claude37, ReasoningEffort: stratav1.ReasoningEffort_REASONING_EFFORT_LOW,
+		ResponseFormat: cityFormat(t), Messages: user("Give me the facts about Canberra.")}
+	_, err := h.client.Chat(t.Context(), req)
+	wantCode(t, err, codes.Internal)
+	if info := errorInfo(t, err); info.GetReason() != service.ReasonFormatViolated {
+		t.Errorf("reason %q, want %q", info.GetReason(), service.ReasonFormatViolated)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "not JSON") || !strings.Contains(msg, "2 tries") {
+		t.Errorf("message %q does not say which rule broke and how often it was tried", msg)
+	}
+	if n := settledStats(t, h.emu).Count(emulator.OpConverse, "ok"); n != 2 {
+		t.Errorf("upstream Converse calls = %d, want 2: the reply and its one correction", n)
+	}
+
+	_, err = chatStream(t, h, req)
+	wantCode(t, err, codes.Internal)
+	if info := errorInfo(t, err); info.GetReason() != service.ReasonFormatViolated {
+		t.Errorf("stream reason %q, want %q", info.GetReason(), service.ReasonFormatViolated)
+	}
+}
+
+func TestChatResponseFormatInvalid(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, nil)
+	badSchema, _ := structpb.NewStruct(map[string]any{"type": 5})
+	tests := []struct {
+		name      string
+		format    *stratav1.ResponseFormat
+		wantField string
+	}{
+		{"schema type without a schema", &stratav1.ResponseFormat{Type: stratav1.ResponseFormat_TYPE_JSON_SCHEMA}, "response_format.schema"},
+		{"a schema that is not one", &stratav1.ResponseFormat{Type: stratav1.ResponseFormat_TYPE_JSON_SCHEMA, Schema: badSchema}, "response_format.schema"},
+		{"a name Bedrock refuses", &stratav1.ResponseFormat{Type: stratav1.ResponseFormat_TYPE_JSON_OBJECT, Name: "city facts!"}, "response_format.name"},
+		{"an unknown type", &stratav1.ResponseFormat{Type: 42}, "response_format.type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{Model: novaMicro, ResponseFormat: tt.format, Messages: user("hi")})
+			wantCode(t, err, codes.InvalidArgument)
+			if got := violatedFields(err); len(got) != 1 || got[0] != tt.wantField {
+				t.Errorf("violated fields %v, want %s", got, tt.wantField)
+			}
+		})
+	}
+}
