@@ -161,6 +161,22 @@ type ChatRequest struct {
 	Metadata        map[string]string
 	// Format asks for a JSON reply; the zero value is text.
 	Format ResponseFormat
+	// TopK samples from the k most likely tokens, where the model family takes it.
+	TopK *int
+	// ServiceTier is the provider's processing tier (default, priority, flex); "" leaves it.
+	ServiceTier string
+	// LatencyOptimized asks for latency-optimized inference.
+	LatencyOptimized bool
+	// Guardrail applies a guardrail to the call.
+	Guardrail *Guardrail
+	// AdditionalFields are sent as the model's native request fields, over the backend's own.
+	AdditionalFields map[string]any
+}
+
+// Guardrail names a provider guardrail.
+type Guardrail struct {
+	ID, Version string
+	Trace       bool
 }
 
 // FormatKind is the kind of reply a request asks for.

@@ -175,3 +175,40 @@ func TestChatResponseFormatInvalid(t *testing.T) {
 		})
 	}
 }
+
+// TestChatBedrockOptions: the request's Bedrock options reach an emulator that validates them as
+// Bedrock does, on a Claude and a Nova; wrong ones are refused before any upstream call.
+func TestChatBedrockOptions(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, nil)
+	good := func(model string) *stratav1.ChatRequest {
+		return &stratav1.ChatRequest{Model: model, TopK: ptr[int32](40), ServiceTier: stratav1.ServiceTier_SERVICE_TIER_FLEX,
+			LatencyOptimized: true, Guardrail: &stratav1.Guardrail{Id: "gr-strata", Version: "1", Trace: true},
+			Messages: user("Name three rivers.")}
+	}
+	for _, model := range []string{claudeHaiku, novaMicro} {
+		if _, err := h.client.Chat(t.Context(), good(model)); err != nil {
+			t.Errorf("%s: %v", model, err)
+		}
+	}
+	tests := []struct {
+		name      string
+		edit      func(*stratav1.ChatRequest)
+		wantField string
+	}{
+		{"top_k below 1", func(r *stratav1.ChatRequest) { r.TopK = ptr[int32](0) }, "top_k"},
+		{"guardrail without a version", func(r *stratav1.ChatRequest) { r.Guardrail.Version = "" }, "guardrail"},
+		{"unknown tier", func(r *stratav1.ChatRequest) { r.ServiceTier = 9 }, "service_tier"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := good(novaMicro)
+			tt.edit(req)
+			_, err := h.client.Chat(t.Context(), req)
+			wantCode(t, err, codes.InvalidArgument)
+			if got := violatedFields(err); len(got) != 1 || got[0] != tt.wantField {
+				t.Errorf("violated fields %v, want %s", got, tt.wantField)
+			}
+		})
+	}
+}

@@ -172,3 +172,16 @@ func fromBackendParts(parts []backend.Part) (msg *stratav1.Message, text, reason
 	}
 	return msg, strings.Join(texts, ""), strings.Join(thoughts, "")
 }
+
+// fromServiceTier is Bedrock's name of a tier, or "" to leave it.
+func fromServiceTier(t stratav1.ServiceTier) string {
+	switch t {
+	case stratav1.ServiceTier_SERVICE_TIER_DEFAULT:
+		return "default"
+	case stratav1.ServiceTier_SERVICE_TIER_PRIORITY:
+		return "priority"
+	case stratav1.ServiceTier_SERVICE_TIER_FLEX:
+		return "flex"
+	}
+	return ""
+}

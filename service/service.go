@@ -133,6 +133,18 @@ func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) 
 	if format != nil {
 		br.Format = format.backend
 	}
+	if req.TopK != nil {
+		k := int(*req.TopK)
+		br.TopK = &k
+	}
+	br.ServiceTier = fromServiceTier(req.GetServiceTier())
+	br.LatencyOptimized = req.GetLatencyOptimized()
+	if g := req.GetGuardrail(); g != nil {
+		br.Guardrail = &backend.Guardrail{ID: g.GetId(), Version: g.GetVersion(), Trace: g.GetTrace()}
+	}
+	if f := req.GetAdditionalModelRequestFields(); f != nil {
+		br.AdditionalFields = f.AsMap()
+	}
 	return &preparedChat{route: rt, req: br, format: format}, nil
 }
 

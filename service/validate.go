@@ -62,6 +62,15 @@ func validateChat(req *stratav1.ChatRequest, model *catalog.Model) error {
 		// Bedrock refuses a conversation that opens with the assistant, Claude's excepted.
 		add("messages", "the first non-system message must be from the user")
 	}
+	if k := req.TopK; k != nil && *k < 1 {
+		add("top_k", "must be at least 1, got %d", *k)
+	}
+	if _, ok := stratav1.ServiceTier_name[int32(req.GetServiceTier())]; !ok {
+		add("service_tier", "unknown tier %v", req.GetServiceTier())
+	}
+	if g := req.GetGuardrail(); g != nil && (g.GetId() == "" || g.GetVersion() == "") {
+		add("guardrail", "needs both id and version (a number, or DRAFT)")
+	}
 	if t := req.Temperature; t != nil && (*t < 0 || *t > 1) {
 		add("temperature", "must be between 0 and 1, got %v", *t)
 	}

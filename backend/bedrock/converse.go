@@ -114,6 +114,7 @@ func (b *Backend) converseParams(req *backend.ChatRequest) (*converseParams, err
 	if err := b.responseFormat(req, m, p); err != nil {
 		return nil, err
 	}
+	b.requestOptions(req, m, p)
 	if m != nil && m.TemperatureOrTopP && inf.temperature != nil && inf.topP != nil {
 		// These Claude models refuse both in one request (BerriAI/litellm#15070): keep the temperature.
 		inf.topP = nil
@@ -464,5 +465,36 @@ func argumentsOf(v any) map[string]any {
 	default:
 		// Bedrock's toolUse input is a JSON object; keep anything else rather than lose it.
 		return map[string]any{"value": args}
+	}
+}
+
+// requestOptions maps the request's Bedrock options: top_k through the family's native field
+// (Converse has none), the service tier, latency-optimized inference, a guardrail, and the
+// caller's own additionalModelRequestFields, which win over Strata's.
+func (b *Backend) requestOptions(req *backend.ChatRequest, m *catalog.Model, p *converseParams) {
+	if req.TopK != nil {
+		switch {
+		case m != nil && m.Family == catalog.FamilyClaude:
+			p.setField("top_k", *req.TopK)
+		case m != nil && m.Family == catalog.FamilyNova:
+			p.setField("inferenceConfig", map[string]any{"topK": *req.TopK})
+		default:
+			p.warnings = append(p.warnings, fmt.Sprintf("top_k %d dropped: Strata knows no way to pass it to %s", *req.TopK, req.ModelID))
+		}
+	}
+	if req.ServiceTier != "" {
+		p.body.ServiceTier = &wireServiceTier{Type: req.ServiceTier}
+	}
+	if req.LatencyOptimized {
+		p.body.PerformanceConfig = &wireLatency{Latency: "optimized"}
+	}
+	if g := req.Guardrail; g != nil {
+		p.body.GuardrailConfig = &wireGuardrail{GuardrailIdentifier: g.ID, GuardrailVersion: g.Version}
+		if g.Trace {
+			p.body.GuardrailConfig.Trace = "enabled"
+		}
+	}
+	for k, v := range req.AdditionalFields {
+		p.setField(k, v)
 	}
 }

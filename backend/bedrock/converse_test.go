@@ -497,3 +497,55 @@ func TestConverseBodyMatchesSDK(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestOptionsOnTheWire: each Bedrock option of a request lands in its Converse member, top_k
+// in the family's own field, and the caller's additionalModelRequestFields over Strata's.
+func TestRequestOptionsOnTheWire(t *testing.T) {
+	be := newHarness(t, nil).b
+	wire := &capturingTransport{cannedTransport: cannedTransport{body: benchReplyText}}
+	be.transport.client = &http.Client{Transport: wire}
+	tests := []struct {
+		name        string
+		req         backend.ChatRequest
+		want        string // the members of the body beyond messages and inferenceConfig, as JSON
+		wantWarning string
+	}{
+		{name: "top_k on claude", req: backend.ChatRequest{ModelID: claudeHaiku, TopK: ptr(40)},
+			want: `{"additionalModelRequestFields":{"top_k":40}}`},
+		{name: "top_k on nova", req: backend.ChatRequest{ModelID: novaMicro, TopK: ptr(20)},
+			want: `{"additionalModelRequestFields":{"inferenceConfig":{"topK":20}}}`},
+		{name: "top_k where it has no field", req: backend.ChatRequest{ModelID: "meta.llama3-1-8b-instruct-v1:0", TopK: ptr(5)},
+			want: `{}`, wantWarning: "top_k 5 dropped"},
+		{name: "tier, latency, guardrail", req: backend.ChatRequest{ModelID: novaMicro, ServiceTier: "flex", LatencyOptimized: true,
+			Guardrail: &backend.Guardrail{ID: "gr-1", Version: "DRAFT", Trace: true}},
+			want: `{"guardrailConfig":{"guardrailIdentifier":"gr-1","guardrailVersion":"DRAFT","trace":"enabled"},"performanceConfig":{"latency":"optimized"},"serviceTier":{"type":"flex"}}`},
+		{name: "the caller's fields win", req: backend.ChatRequest{ModelID: claudeHaiku, TopK: ptr(40), AdditionalFields: map[string]any{"top_k": 7.0, "anthropic_beta": []any{"x"}}},
+			want: `{"additionalModelRequestFields":{"anthropic_beta":["x"],"top_k":7}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.req.Messages = []backend.Message{userText("hi")}
+			resp, err := be.Chat(callCtx(t), &tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body map[string]any
+			if err := json.Unmarshal(wire.body, &body); err != nil {
+				t.Fatal(err)
+			}
+			delete(body, "messages")
+			delete(body, "inferenceConfig")
+			var want map[string]any
+			if err := json.Unmarshal([]byte(tt.want), &want); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(body, want) {
+				got, _ := json.Marshal(body)
+				t.Errorf("body members %s\nwant %s", got, tt.want)
+			}
+			if w := strings.Join(resp.Warnings, "; "); !strings.Contains(w, tt.wantWarning) || (tt.wantWarning == "") != (w == "") {
+				t.Errorf("warnings %q, want %q", w, tt.wantWarning)
+			}
+		})
+	}
+}

@@ -16,6 +16,26 @@ type converseRequest struct {
 	AdditionalModelRequestFields map[string]any    `json:"additionalModelRequestFields,omitempty"`
 	RequestMetadata              map[string]string `json:"requestMetadata,omitempty"`
 	OutputConfig                 *wireOutputConfig `json:"outputConfig,omitempty"`
+	GuardrailConfig              *wireGuardrail    `json:"guardrailConfig,omitempty"`
+	PerformanceConfig            *wireLatency      `json:"performanceConfig,omitempty"`
+	ServiceTier                  *wireServiceTier  `json:"serviceTier,omitempty"`
+}
+
+// wireGuardrail is guardrailConfig; trace is "enabled" or "disabled".
+type wireGuardrail struct {
+	GuardrailIdentifier string `json:"guardrailIdentifier"`
+	GuardrailVersion    string `json:"guardrailVersion"`
+	Trace               string `json:"trace,omitempty"`
+}
+
+// wireLatency is performanceConfig: {"latency": "standard" | "optimized"}.
+type wireLatency struct {
+	Latency string `json:"latency"`
+}
+
+// wireServiceTier is serviceTier: {"type": "priority" | "default" | "flex" | "reserved"}.
+type wireServiceTier struct {
+	Type string `json:"type"`
 }
 
 // wireOutputConfig is structured output (§2.1): the reply is a text block holding JSON that

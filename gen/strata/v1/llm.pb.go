@@ -286,6 +286,63 @@ func (ReasoningEffort) EnumDescriptor() ([]byte, []int) {
 	return file_strata_v1_llm_proto_rawDescGZIP(), []int{3}
 }
 
+// ServiceTier is Bedrock's processing tier.
+type ServiceTier int32
+
+const (
+	// SERVICE_TIER_UNSPECIFIED uses the tag map's tier, else Bedrock's default.
+	ServiceTier_SERVICE_TIER_UNSPECIFIED ServiceTier = 0
+	// SERVICE_TIER_DEFAULT is the standard tier.
+	ServiceTier_SERVICE_TIER_DEFAULT ServiceTier = 1
+	// SERVICE_TIER_PRIORITY is served first, at a higher price.
+	ServiceTier_SERVICE_TIER_PRIORITY ServiceTier = 2
+	// SERVICE_TIER_FLEX is served when capacity allows, at a lower price.
+	ServiceTier_SERVICE_TIER_FLEX ServiceTier = 3
+)
+
+// Enum value maps for ServiceTier.
+var (
+	ServiceTier_name = map[int32]string{
+		0: "SERVICE_TIER_UNSPECIFIED",
+		1: "SERVICE_TIER_DEFAULT",
+		2: "SERVICE_TIER_PRIORITY",
+		3: "SERVICE_TIER_FLEX",
+	}
+	ServiceTier_value = map[string]int32{
+		"SERVICE_TIER_UNSPECIFIED": 0,
+		"SERVICE_TIER_DEFAULT":     1,
+		"SERVICE_TIER_PRIORITY":    2,
+		"SERVICE_TIER_FLEX":        3,
+	}
+)
+
+func (x ServiceTier) Enum() *ServiceTier {
+	p := new(ServiceTier)
+	*p = x
+	return p
+}
+
+func (x ServiceTier) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ServiceTier) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_v1_llm_proto_enumTypes[4].Descriptor()
+}
+
+func (ServiceTier) Type() protoreflect.EnumType {
+	return &file_strata_v1_llm_proto_enumTypes[4]
+}
+
+func (x ServiceTier) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ServiceTier.Descriptor instead.
+func (ServiceTier) EnumDescriptor() ([]byte, []int) {
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{4}
+}
+
 // StopReason says why the model stopped.
 type StopReason int32
 
@@ -339,11 +396,11 @@ func (x StopReason) String() string {
 }
 
 func (StopReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_v1_llm_proto_enumTypes[4].Descriptor()
+	return file_strata_v1_llm_proto_enumTypes[5].Descriptor()
 }
 
 func (StopReason) Type() protoreflect.EnumType {
-	return &file_strata_v1_llm_proto_enumTypes[4]
+	return &file_strata_v1_llm_proto_enumTypes[5]
 }
 
 func (x StopReason) Number() protoreflect.EnumNumber {
@@ -352,7 +409,7 @@ func (x StopReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StopReason.Descriptor instead.
 func (StopReason) EnumDescriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{4}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{5}
 }
 
 // InputType tells an embedding model how the text will be used.
@@ -400,11 +457,11 @@ func (x InputType) String() string {
 }
 
 func (InputType) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_v1_llm_proto_enumTypes[5].Descriptor()
+	return file_strata_v1_llm_proto_enumTypes[6].Descriptor()
 }
 
 func (InputType) Type() protoreflect.EnumType {
-	return &file_strata_v1_llm_proto_enumTypes[5]
+	return &file_strata_v1_llm_proto_enumTypes[6]
 }
 
 func (x InputType) Number() protoreflect.EnumNumber {
@@ -413,7 +470,7 @@ func (x InputType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use InputType.Descriptor instead.
 func (InputType) EnumDescriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{5}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{6}
 }
 
 // HealthStatus is the result of a check.
@@ -457,11 +514,11 @@ func (x HealthStatus) String() string {
 }
 
 func (HealthStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_v1_llm_proto_enumTypes[6].Descriptor()
+	return file_strata_v1_llm_proto_enumTypes[7].Descriptor()
 }
 
 func (HealthStatus) Type() protoreflect.EnumType {
-	return &file_strata_v1_llm_proto_enumTypes[6]
+	return &file_strata_v1_llm_proto_enumTypes[7]
 }
 
 func (x HealthStatus) Number() protoreflect.EnumNumber {
@@ -470,7 +527,7 @@ func (x HealthStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use HealthStatus.Descriptor instead.
 func (HealthStatus) EnumDescriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{6}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{7}
 }
 
 // Mode is how the model chooses.
@@ -518,11 +575,11 @@ func (x ToolChoice_Mode) String() string {
 }
 
 func (ToolChoice_Mode) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_v1_llm_proto_enumTypes[7].Descriptor()
+	return file_strata_v1_llm_proto_enumTypes[8].Descriptor()
 }
 
 func (ToolChoice_Mode) Type() protoreflect.EnumType {
-	return &file_strata_v1_llm_proto_enumTypes[7]
+	return &file_strata_v1_llm_proto_enumTypes[8]
 }
 
 func (x ToolChoice_Mode) Number() protoreflect.EnumNumber {
@@ -575,11 +632,11 @@ func (x ResponseFormat_Type) String() string {
 }
 
 func (ResponseFormat_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_v1_llm_proto_enumTypes[8].Descriptor()
+	return file_strata_v1_llm_proto_enumTypes[9].Descriptor()
 }
 
 func (ResponseFormat_Type) Type() protoreflect.EnumType {
-	return &file_strata_v1_llm_proto_enumTypes[8]
+	return &file_strata_v1_llm_proto_enumTypes[9]
 }
 
 func (x ResponseFormat_Type) Number() protoreflect.EnumNumber {
@@ -588,7 +645,7 @@ func (x ResponseFormat_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ResponseFormat_Type.Descriptor instead.
 func (ResponseFormat_Type) EnumDescriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{10, 0}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{11, 0}
 }
 
 // Message is one turn of a conversation.
@@ -1275,8 +1332,22 @@ type ChatRequest struct {
 	// with the validation error fed back, and otherwise fails with INTERNAL and reason
 	// RESPONSE_FORMAT_VIOLATED. Unset: the text the model writes.
 	ResponseFormat *ResponseFormat `protobuf:"bytes,12,opt,name=response_format,json=responseFormat,proto3" json:"response_format,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// top_k samples from the k most likely tokens, for the model families that take it (Claude,
+	// Nova); others ignore it with a warning. Unset: the model's default.
+	TopK *int32 `protobuf:"varint,13,opt,name=top_k,json=topK,proto3,oneof" json:"top_k,omitempty"`
+	// service_tier chooses Bedrock's processing tier, and with it the price. Unset: the tag map's,
+	// else Bedrock's default tier.
+	ServiceTier ServiceTier `protobuf:"varint,14,opt,name=service_tier,json=serviceTier,proto3,enum=strata.v1.ServiceTier" json:"service_tier,omitempty"`
+	// latency_optimized asks for Bedrock's latency-optimized inference where the model offers it.
+	LatencyOptimized bool `protobuf:"varint,15,opt,name=latency_optimized,json=latencyOptimized,proto3" json:"latency_optimized,omitempty"`
+	// guardrail applies a Bedrock guardrail to the call; an intervention ends the reply with
+	// STOP_REASON_GUARDRAIL_INTERVENED.
+	Guardrail *Guardrail `protobuf:"bytes,16,opt,name=guardrail,proto3" json:"guardrail,omitempty"`
+	// additional_model_request_fields is sent to Bedrock as additionalModelRequestFields, over
+	// what Strata sets itself: the escape hatch to a model's native parameters.
+	AdditionalModelRequestFields *structpb.Struct `protobuf:"bytes,17,opt,name=additional_model_request_fields,json=additionalModelRequestFields,proto3" json:"additional_model_request_fields,omitempty"`
+	unknownFields                protoimpl.UnknownFields
+	sizeCache                    protoimpl.SizeCache
 }
 
 func (x *ChatRequest) Reset() {
@@ -1393,6 +1464,105 @@ func (x *ChatRequest) GetResponseFormat() *ResponseFormat {
 	return nil
 }
 
+func (x *ChatRequest) GetTopK() int32 {
+	if x != nil && x.TopK != nil {
+		return *x.TopK
+	}
+	return 0
+}
+
+func (x *ChatRequest) GetServiceTier() ServiceTier {
+	if x != nil {
+		return x.ServiceTier
+	}
+	return ServiceTier_SERVICE_TIER_UNSPECIFIED
+}
+
+func (x *ChatRequest) GetLatencyOptimized() bool {
+	if x != nil {
+		return x.LatencyOptimized
+	}
+	return false
+}
+
+func (x *ChatRequest) GetGuardrail() *Guardrail {
+	if x != nil {
+		return x.Guardrail
+	}
+	return nil
+}
+
+func (x *ChatRequest) GetAdditionalModelRequestFields() *structpb.Struct {
+	if x != nil {
+		return x.AdditionalModelRequestFields
+	}
+	return nil
+}
+
+// Guardrail names a Bedrock guardrail to apply.
+type Guardrail struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// id is the guardrail's identifier or ARN.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// version is the guardrail's version, or DRAFT.
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// trace asks Bedrock for the guardrail's trace.
+	Trace         bool `protobuf:"varint,3,opt,name=trace,proto3" json:"trace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Guardrail) Reset() {
+	*x = Guardrail{}
+	mi := &file_strata_v1_llm_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Guardrail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Guardrail) ProtoMessage() {}
+
+func (x *Guardrail) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_v1_llm_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Guardrail.ProtoReflect.Descriptor instead.
+func (*Guardrail) Descriptor() ([]byte, []int) {
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Guardrail) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Guardrail) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *Guardrail) GetTrace() bool {
+	if x != nil {
+		return x.Trace
+	}
+	return false
+}
+
 // ResponseFormat is the shape a reply must take.
 type ResponseFormat struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1409,7 +1579,7 @@ type ResponseFormat struct {
 
 func (x *ResponseFormat) Reset() {
 	*x = ResponseFormat{}
-	mi := &file_strata_v1_llm_proto_msgTypes[10]
+	mi := &file_strata_v1_llm_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1421,7 +1591,7 @@ func (x *ResponseFormat) String() string {
 func (*ResponseFormat) ProtoMessage() {}
 
 func (x *ResponseFormat) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[10]
+	mi := &file_strata_v1_llm_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1434,7 +1604,7 @@ func (x *ResponseFormat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResponseFormat.ProtoReflect.Descriptor instead.
 func (*ResponseFormat) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{10}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ResponseFormat) GetType() ResponseFormat_Type {
@@ -1477,7 +1647,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_strata_v1_llm_proto_msgTypes[11]
+	mi := &file_strata_v1_llm_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1489,7 +1659,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[11]
+	mi := &file_strata_v1_llm_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1502,7 +1672,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{11}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Usage) GetInputTokens() int64 {
@@ -1576,7 +1746,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[12]
+	mi := &file_strata_v1_llm_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1758,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[12]
+	mi := &file_strata_v1_llm_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1771,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{12}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ChatResponse) GetText() string {
@@ -1705,7 +1875,7 @@ type ChatStreamResponse struct {
 
 func (x *ChatStreamResponse) Reset() {
 	*x = ChatStreamResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[13]
+	mi := &file_strata_v1_llm_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1717,7 +1887,7 @@ func (x *ChatStreamResponse) String() string {
 func (*ChatStreamResponse) ProtoMessage() {}
 
 func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[13]
+	mi := &file_strata_v1_llm_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1730,7 +1900,7 @@ func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatStreamResponse.ProtoReflect.Descriptor instead.
 func (*ChatStreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{13}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ChatStreamResponse) GetEvent() isChatStreamResponse_Event {
@@ -1808,7 +1978,7 @@ type StreamStart struct {
 
 func (x *StreamStart) Reset() {
 	*x = StreamStart{}
-	mi := &file_strata_v1_llm_proto_msgTypes[14]
+	mi := &file_strata_v1_llm_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +1990,7 @@ func (x *StreamStart) String() string {
 func (*StreamStart) ProtoMessage() {}
 
 func (x *StreamStart) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[14]
+	mi := &file_strata_v1_llm_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +2003,7 @@ func (x *StreamStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStart.ProtoReflect.Descriptor instead.
 func (*StreamStart) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{14}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StreamStart) GetModel() string {
@@ -1874,7 +2044,7 @@ type StreamDelta struct {
 
 func (x *StreamDelta) Reset() {
 	*x = StreamDelta{}
-	mi := &file_strata_v1_llm_proto_msgTypes[15]
+	mi := &file_strata_v1_llm_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1886,7 +2056,7 @@ func (x *StreamDelta) String() string {
 func (*StreamDelta) ProtoMessage() {}
 
 func (x *StreamDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[15]
+	mi := &file_strata_v1_llm_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1899,7 +2069,7 @@ func (x *StreamDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamDelta.ProtoReflect.Descriptor instead.
 func (*StreamDelta) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{15}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StreamDelta) GetText() string {
@@ -1949,7 +2119,7 @@ type ToolCallDelta struct {
 
 func (x *ToolCallDelta) Reset() {
 	*x = ToolCallDelta{}
-	mi := &file_strata_v1_llm_proto_msgTypes[16]
+	mi := &file_strata_v1_llm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1961,7 +2131,7 @@ func (x *ToolCallDelta) String() string {
 func (*ToolCallDelta) ProtoMessage() {}
 
 func (x *ToolCallDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[16]
+	mi := &file_strata_v1_llm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1974,7 +2144,7 @@ func (x *ToolCallDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallDelta.ProtoReflect.Descriptor instead.
 func (*ToolCallDelta) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{16}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ToolCallDelta) GetIndex() int32 {
@@ -2024,7 +2194,7 @@ type StreamEnd struct {
 
 func (x *StreamEnd) Reset() {
 	*x = StreamEnd{}
-	mi := &file_strata_v1_llm_proto_msgTypes[17]
+	mi := &file_strata_v1_llm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2036,7 +2206,7 @@ func (x *StreamEnd) String() string {
 func (*StreamEnd) ProtoMessage() {}
 
 func (x *StreamEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[17]
+	mi := &file_strata_v1_llm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2049,7 +2219,7 @@ func (x *StreamEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEnd.ProtoReflect.Descriptor instead.
 func (*StreamEnd) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{17}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StreamEnd) GetStopReason() StopReason {
@@ -2108,7 +2278,7 @@ type EmbedRequest struct {
 
 func (x *EmbedRequest) Reset() {
 	*x = EmbedRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[18]
+	mi := &file_strata_v1_llm_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2120,7 +2290,7 @@ func (x *EmbedRequest) String() string {
 func (*EmbedRequest) ProtoMessage() {}
 
 func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[18]
+	mi := &file_strata_v1_llm_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2133,7 +2303,7 @@ func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedRequest.ProtoReflect.Descriptor instead.
 func (*EmbedRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{18}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EmbedRequest) GetModel() string {
@@ -2189,7 +2359,7 @@ type Embedding struct {
 
 func (x *Embedding) Reset() {
 	*x = Embedding{}
-	mi := &file_strata_v1_llm_proto_msgTypes[19]
+	mi := &file_strata_v1_llm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2201,7 +2371,7 @@ func (x *Embedding) String() string {
 func (*Embedding) ProtoMessage() {}
 
 func (x *Embedding) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[19]
+	mi := &file_strata_v1_llm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2214,7 +2384,7 @@ func (x *Embedding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Embedding.ProtoReflect.Descriptor instead.
 func (*Embedding) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{19}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Embedding) GetValues() []float32 {
@@ -2241,7 +2411,7 @@ type EmbedResponse struct {
 
 func (x *EmbedResponse) Reset() {
 	*x = EmbedResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[20]
+	mi := &file_strata_v1_llm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2253,7 +2423,7 @@ func (x *EmbedResponse) String() string {
 func (*EmbedResponse) ProtoMessage() {}
 
 func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[20]
+	mi := &file_strata_v1_llm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2266,7 +2436,7 @@ func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedResponse.ProtoReflect.Descriptor instead.
 func (*EmbedResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{20}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EmbedResponse) GetEmbeddings() []*Embedding {
@@ -2306,7 +2476,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[21]
+	mi := &file_strata_v1_llm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2318,7 +2488,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[21]
+	mi := &file_strata_v1_llm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2331,7 +2501,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{21}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{22}
 }
 
 // ListModelsResponse describes the configured models, the tag map and the catalog.
@@ -2351,7 +2521,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[22]
+	mi := &file_strata_v1_llm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2363,7 +2533,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[22]
+	mi := &file_strata_v1_llm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2376,7 +2546,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{22}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListModelsResponse) GetDefaultChatModel() string {
@@ -2428,7 +2598,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_strata_v1_llm_proto_msgTypes[23]
+	mi := &file_strata_v1_llm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2440,7 +2610,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[23]
+	mi := &file_strata_v1_llm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2453,7 +2623,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{23}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Route) GetKey() string {
@@ -2515,7 +2685,7 @@ type Price struct {
 
 func (x *Price) Reset() {
 	*x = Price{}
-	mi := &file_strata_v1_llm_proto_msgTypes[24]
+	mi := &file_strata_v1_llm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2527,7 +2697,7 @@ func (x *Price) String() string {
 func (*Price) ProtoMessage() {}
 
 func (x *Price) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[24]
+	mi := &file_strata_v1_llm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2540,7 +2710,7 @@ func (x *Price) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Price.ProtoReflect.Descriptor instead.
 func (*Price) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{24}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Price) GetInputPer_1K() float64 {
@@ -2616,7 +2786,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_strata_v1_llm_proto_msgTypes[25]
+	mi := &file_strata_v1_llm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2628,7 +2798,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[25]
+	mi := &file_strata_v1_llm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2641,7 +2811,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{25}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ModelInfo) GetId() string {
@@ -2782,7 +2952,7 @@ type HealthCheckRequest struct {
 
 func (x *HealthCheckRequest) Reset() {
 	*x = HealthCheckRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	mi := &file_strata_v1_llm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2794,7 +2964,7 @@ func (x *HealthCheckRequest) String() string {
 func (*HealthCheckRequest) ProtoMessage() {}
 
 func (x *HealthCheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	mi := &file_strata_v1_llm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2807,7 +2977,7 @@ func (x *HealthCheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheckRequest.ProtoReflect.Descriptor instead.
 func (*HealthCheckRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{26}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HealthCheckRequest) GetInvokeModels() bool {
@@ -2830,7 +3000,7 @@ type HealthCheckResponse struct {
 
 func (x *HealthCheckResponse) Reset() {
 	*x = HealthCheckResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[27]
+	mi := &file_strata_v1_llm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2842,7 +3012,7 @@ func (x *HealthCheckResponse) String() string {
 func (*HealthCheckResponse) ProtoMessage() {}
 
 func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[27]
+	mi := &file_strata_v1_llm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2855,7 +3025,7 @@ func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheckResponse.ProtoReflect.Descriptor instead.
 func (*HealthCheckResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{27}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HealthCheckResponse) GetStatus() HealthStatus {
@@ -2889,7 +3059,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_strata_v1_llm_proto_msgTypes[28]
+	mi := &file_strata_v1_llm_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2901,7 +3071,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[28]
+	mi := &file_strata_v1_llm_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2914,7 +3084,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{28}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Check) GetName() string {
@@ -2996,7 +3166,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\tMODE_AUTO\x10\x01\x12\f\n" +
 	"\bMODE_ANY\x10\x02\x12\r\n" +
 	"\tMODE_NONE\x10\x03\x12\r\n" +
-	"\tMODE_TOOL\x10\x04\"\xf0\x04\n" +
+	"\tMODE_TOOL\x10\x04\"\x90\a\n" +
 	"\vChatRequest\x12\x10\n" +
 	"\x03tag\x18\x01 \x01(\tR\x03tag\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12.\n" +
@@ -3012,13 +3182,23 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	" \x01(\v2\x15.strata.v1.ToolChoiceR\n" +
 	"toolChoice\x12@\n" +
 	"\bmetadata\x18\v \x03(\v2$.strata.v1.ChatRequest.MetadataEntryR\bmetadata\x12B\n" +
-	"\x0fresponse_format\x18\f \x01(\v2\x19.strata.v1.ResponseFormatR\x0eresponseFormat\x1a;\n" +
+	"\x0fresponse_format\x18\f \x01(\v2\x19.strata.v1.ResponseFormatR\x0eresponseFormat\x12\x18\n" +
+	"\x05top_k\x18\r \x01(\x05H\x03R\x04topK\x88\x01\x01\x129\n" +
+	"\fservice_tier\x18\x0e \x01(\x0e2\x16.strata.v1.ServiceTierR\vserviceTier\x12+\n" +
+	"\x11latency_optimized\x18\x0f \x01(\bR\x10latencyOptimized\x122\n" +
+	"\tguardrail\x18\x10 \x01(\v2\x14.strata.v1.GuardrailR\tguardrail\x12^\n" +
+	"\x1fadditional_model_request_fields\x18\x11 \x01(\v2\x17.google.protobuf.StructR\x1cadditionalModelRequestFields\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0e\n" +
 	"\f_temperatureB\r\n" +
 	"\v_max_tokensB\b\n" +
-	"\x06_top_p\"\xe2\x01\n" +
+	"\x06_top_pB\b\n" +
+	"\x06_top_k\"K\n" +
+	"\tGuardrail\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
+	"\x05trace\x18\x03 \x01(\bR\x05trace\"\xe2\x01\n" +
 	"\x0eResponseFormat\x122\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1e.strata.v1.ResponseFormat.TypeR\x04type\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12/\n" +
@@ -3180,7 +3360,12 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\x15REASONING_EFFORT_NONE\x10\x01\x12\x18\n" +
 	"\x14REASONING_EFFORT_LOW\x10\x02\x12\x1b\n" +
 	"\x17REASONING_EFFORT_MEDIUM\x10\x03\x12\x19\n" +
-	"\x15REASONING_EFFORT_HIGH\x10\x04*\xe0\x01\n" +
+	"\x15REASONING_EFFORT_HIGH\x10\x04*w\n" +
+	"\vServiceTier\x12\x1c\n" +
+	"\x18SERVICE_TIER_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14SERVICE_TIER_DEFAULT\x10\x01\x12\x19\n" +
+	"\x15SERVICE_TIER_PRIORITY\x10\x02\x12\x15\n" +
+	"\x11SERVICE_TIER_FLEX\x10\x03*\xe0\x01\n" +
 	"\n" +
 	"StopReason\x12\x1b\n" +
 	"\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -3223,105 +3408,110 @@ func file_strata_v1_llm_proto_rawDescGZIP() []byte {
 	return file_strata_v1_llm_proto_rawDescData
 }
 
-var file_strata_v1_llm_proto_enumTypes = make([]protoimpl.EnumInfo, 9)
-var file_strata_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_strata_v1_llm_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_strata_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_strata_v1_llm_proto_goTypes = []any{
 	(Role)(0),                   // 0: strata.v1.Role
 	(ImageFormat)(0),            // 1: strata.v1.ImageFormat
 	(DocumentFormat)(0),         // 2: strata.v1.DocumentFormat
 	(ReasoningEffort)(0),        // 3: strata.v1.ReasoningEffort
-	(StopReason)(0),             // 4: strata.v1.StopReason
-	(InputType)(0),              // 5: strata.v1.InputType
-	(HealthStatus)(0),           // 6: strata.v1.HealthStatus
-	(ToolChoice_Mode)(0),        // 7: strata.v1.ToolChoice.Mode
-	(ResponseFormat_Type)(0),    // 8: strata.v1.ResponseFormat.Type
-	(*Message)(nil),             // 9: strata.v1.Message
-	(*Part)(nil),                // 10: strata.v1.Part
-	(*Image)(nil),               // 11: strata.v1.Image
-	(*Document)(nil),            // 12: strata.v1.Document
-	(*ToolCall)(nil),            // 13: strata.v1.ToolCall
-	(*ToolResult)(nil),          // 14: strata.v1.ToolResult
-	(*Reasoning)(nil),           // 15: strata.v1.Reasoning
-	(*Tool)(nil),                // 16: strata.v1.Tool
-	(*ToolChoice)(nil),          // 17: strata.v1.ToolChoice
-	(*ChatRequest)(nil),         // 18: strata.v1.ChatRequest
-	(*ResponseFormat)(nil),      // 19: strata.v1.ResponseFormat
-	(*Usage)(nil),               // 20: strata.v1.Usage
-	(*ChatResponse)(nil),        // 21: strata.v1.ChatResponse
-	(*ChatStreamResponse)(nil),  // 22: strata.v1.ChatStreamResponse
-	(*StreamStart)(nil),         // 23: strata.v1.StreamStart
-	(*StreamDelta)(nil),         // 24: strata.v1.StreamDelta
-	(*ToolCallDelta)(nil),       // 25: strata.v1.ToolCallDelta
-	(*StreamEnd)(nil),           // 26: strata.v1.StreamEnd
-	(*EmbedRequest)(nil),        // 27: strata.v1.EmbedRequest
-	(*Embedding)(nil),           // 28: strata.v1.Embedding
-	(*EmbedResponse)(nil),       // 29: strata.v1.EmbedResponse
-	(*ListModelsRequest)(nil),   // 30: strata.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),  // 31: strata.v1.ListModelsResponse
-	(*Route)(nil),               // 32: strata.v1.Route
-	(*Price)(nil),               // 33: strata.v1.Price
-	(*ModelInfo)(nil),           // 34: strata.v1.ModelInfo
-	(*HealthCheckRequest)(nil),  // 35: strata.v1.HealthCheckRequest
-	(*HealthCheckResponse)(nil), // 36: strata.v1.HealthCheckResponse
-	(*Check)(nil),               // 37: strata.v1.Check
-	nil,                         // 38: strata.v1.ChatRequest.MetadataEntry
-	(*structpb.Struct)(nil),     // 39: google.protobuf.Struct
+	(ServiceTier)(0),            // 4: strata.v1.ServiceTier
+	(StopReason)(0),             // 5: strata.v1.StopReason
+	(InputType)(0),              // 6: strata.v1.InputType
+	(HealthStatus)(0),           // 7: strata.v1.HealthStatus
+	(ToolChoice_Mode)(0),        // 8: strata.v1.ToolChoice.Mode
+	(ResponseFormat_Type)(0),    // 9: strata.v1.ResponseFormat.Type
+	(*Message)(nil),             // 10: strata.v1.Message
+	(*Part)(nil),                // 11: strata.v1.Part
+	(*Image)(nil),               // 12: strata.v1.Image
+	(*Document)(nil),            // 13: strata.v1.Document
+	(*ToolCall)(nil),            // 14: strata.v1.ToolCall
+	(*ToolResult)(nil),          // 15: strata.v1.ToolResult
+	(*Reasoning)(nil),           // 16: strata.v1.Reasoning
+	(*Tool)(nil),                // 17: strata.v1.Tool
+	(*ToolChoice)(nil),          // 18: strata.v1.ToolChoice
+	(*ChatRequest)(nil),         // 19: strata.v1.ChatRequest
+	(*Guardrail)(nil),           // 20: strata.v1.Guardrail
+	(*ResponseFormat)(nil),      // 21: strata.v1.ResponseFormat
+	(*Usage)(nil),               // 22: strata.v1.Usage
+	(*ChatResponse)(nil),        // 23: strata.v1.ChatResponse
+	(*ChatStreamResponse)(nil),  // 24: strata.v1.ChatStreamResponse
+	(*StreamStart)(nil),         // 25: strata.v1.StreamStart
+	(*StreamDelta)(nil),         // 26: strata.v1.StreamDelta
+	(*ToolCallDelta)(nil),       // 27: strata.v1.ToolCallDelta
+	(*StreamEnd)(nil),           // 28: strata.v1.StreamEnd
+	(*EmbedRequest)(nil),        // 29: strata.v1.EmbedRequest
+	(*Embedding)(nil),           // 30: strata.v1.Embedding
+	(*EmbedResponse)(nil),       // 31: strata.v1.EmbedResponse
+	(*ListModelsRequest)(nil),   // 32: strata.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),  // 33: strata.v1.ListModelsResponse
+	(*Route)(nil),               // 34: strata.v1.Route
+	(*Price)(nil),               // 35: strata.v1.Price
+	(*ModelInfo)(nil),           // 36: strata.v1.ModelInfo
+	(*HealthCheckRequest)(nil),  // 37: strata.v1.HealthCheckRequest
+	(*HealthCheckResponse)(nil), // 38: strata.v1.HealthCheckResponse
+	(*Check)(nil),               // 39: strata.v1.Check
+	nil,                         // 40: strata.v1.ChatRequest.MetadataEntry
+	(*structpb.Struct)(nil),     // 41: google.protobuf.Struct
 }
 var file_strata_v1_llm_proto_depIdxs = []int32{
 	0,  // 0: strata.v1.Message.role:type_name -> strata.v1.Role
-	10, // 1: strata.v1.Message.parts:type_name -> strata.v1.Part
-	11, // 2: strata.v1.Part.image:type_name -> strata.v1.Image
-	12, // 3: strata.v1.Part.document:type_name -> strata.v1.Document
-	13, // 4: strata.v1.Part.tool_call:type_name -> strata.v1.ToolCall
-	14, // 5: strata.v1.Part.tool_result:type_name -> strata.v1.ToolResult
-	15, // 6: strata.v1.Part.reasoning:type_name -> strata.v1.Reasoning
+	11, // 1: strata.v1.Message.parts:type_name -> strata.v1.Part
+	12, // 2: strata.v1.Part.image:type_name -> strata.v1.Image
+	13, // 3: strata.v1.Part.document:type_name -> strata.v1.Document
+	14, // 4: strata.v1.Part.tool_call:type_name -> strata.v1.ToolCall
+	15, // 5: strata.v1.Part.tool_result:type_name -> strata.v1.ToolResult
+	16, // 6: strata.v1.Part.reasoning:type_name -> strata.v1.Reasoning
 	1,  // 7: strata.v1.Image.format:type_name -> strata.v1.ImageFormat
 	2,  // 8: strata.v1.Document.format:type_name -> strata.v1.DocumentFormat
-	39, // 9: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
-	39, // 10: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
-	7,  // 11: strata.v1.ToolChoice.mode:type_name -> strata.v1.ToolChoice.Mode
-	9,  // 12: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
+	41, // 9: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
+	41, // 10: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
+	8,  // 11: strata.v1.ToolChoice.mode:type_name -> strata.v1.ToolChoice.Mode
+	10, // 12: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
 	3,  // 13: strata.v1.ChatRequest.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	16, // 14: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
-	17, // 15: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
-	38, // 16: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
-	19, // 17: strata.v1.ChatRequest.response_format:type_name -> strata.v1.ResponseFormat
-	8,  // 18: strata.v1.ResponseFormat.type:type_name -> strata.v1.ResponseFormat.Type
-	39, // 19: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
-	9,  // 20: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
-	4,  // 21: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
-	20, // 22: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
-	23, // 23: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
-	24, // 24: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
-	26, // 25: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
-	25, // 26: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
-	4,  // 27: strata.v1.StreamEnd.stop_reason:type_name -> strata.v1.StopReason
-	20, // 28: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
-	5,  // 29: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
-	28, // 30: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
-	20, // 31: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
-	32, // 32: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
-	34, // 33: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
-	3,  // 34: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	33, // 35: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
-	6,  // 36: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
-	37, // 37: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
-	6,  // 38: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
-	18, // 39: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
-	18, // 40: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
-	27, // 41: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
-	30, // 42: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
-	35, // 43: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
-	21, // 44: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
-	22, // 45: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
-	29, // 46: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
-	31, // 47: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
-	36, // 48: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
-	44, // [44:49] is the sub-list for method output_type
-	39, // [39:44] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	17, // 14: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
+	18, // 15: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
+	40, // 16: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
+	21, // 17: strata.v1.ChatRequest.response_format:type_name -> strata.v1.ResponseFormat
+	4,  // 18: strata.v1.ChatRequest.service_tier:type_name -> strata.v1.ServiceTier
+	20, // 19: strata.v1.ChatRequest.guardrail:type_name -> strata.v1.Guardrail
+	41, // 20: strata.v1.ChatRequest.additional_model_request_fields:type_name -> google.protobuf.Struct
+	9,  // 21: strata.v1.ResponseFormat.type:type_name -> strata.v1.ResponseFormat.Type
+	41, // 22: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
+	10, // 23: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
+	5,  // 24: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
+	22, // 25: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
+	25, // 26: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
+	26, // 27: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
+	28, // 28: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
+	27, // 29: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
+	5,  // 30: strata.v1.StreamEnd.stop_reason:type_name -> strata.v1.StopReason
+	22, // 31: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
+	6,  // 32: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
+	30, // 33: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
+	22, // 34: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
+	34, // 35: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
+	36, // 36: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
+	3,  // 37: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
+	35, // 38: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
+	7,  // 39: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
+	39, // 40: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
+	7,  // 41: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
+	19, // 42: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
+	19, // 43: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
+	29, // 44: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
+	32, // 45: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
+	37, // 46: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
+	23, // 47: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
+	24, // 48: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
+	31, // 49: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
+	33, // 50: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
+	38, // 51: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
+	47, // [47:52] is the sub-list for method output_type
+	42, // [42:47] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_strata_v1_llm_proto_init() }
@@ -3338,20 +3528,20 @@ func file_strata_v1_llm_proto_init() {
 		(*Part_Reasoning)(nil),
 	}
 	file_strata_v1_llm_proto_msgTypes[9].OneofWrappers = []any{}
-	file_strata_v1_llm_proto_msgTypes[13].OneofWrappers = []any{
+	file_strata_v1_llm_proto_msgTypes[14].OneofWrappers = []any{
 		(*ChatStreamResponse_Start)(nil),
 		(*ChatStreamResponse_Delta)(nil),
 		(*ChatStreamResponse_End)(nil),
 	}
-	file_strata_v1_llm_proto_msgTypes[18].OneofWrappers = []any{}
-	file_strata_v1_llm_proto_msgTypes[23].OneofWrappers = []any{}
+	file_strata_v1_llm_proto_msgTypes[19].OneofWrappers = []any{}
+	file_strata_v1_llm_proto_msgTypes[24].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_v1_llm_proto_rawDesc), len(file_strata_v1_llm_proto_rawDesc)),
-			NumEnums:      9,
-			NumMessages:   30,
+			NumEnums:      10,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
