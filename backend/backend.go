@@ -21,9 +21,19 @@ type Backend interface {
 	ChatStream(ctx context.Context, req *ChatRequest) (Stream, error)
 	// Embed returns one vector per input, in order.
 	Embed(ctx context.Context, req *EmbedRequest) (*EmbedResponse, error)
+	// CountTokens counts the input tokens of a chat request without running the model, exactly
+	// where the provider can, else as an estimate.
+	CountTokens(ctx context.Context, req *ChatRequest) (TokenCount, error)
 	// Probe checks that the provider answers and that modelID exists there, without running it
 	// unless invoke is true (then a 1-token call).
 	Probe(ctx context.Context, modelID string, invoke bool) error
+}
+
+// TokenCount is a request's input tokens.
+type TokenCount struct {
+	Input int64
+	// Exact is false for an estimate.
+	Exact bool
 }
 
 // Stream is a reply in progress. Recv returns the next event; after the end event it returns

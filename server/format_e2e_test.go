@@ -212,3 +212,45 @@ func TestChatBedrockOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestCountTokens: a request is counted as Chat would send it: exactly by Bedrock's CountTokens
+// for a model that has it (through its profile id, which the operation does not take), and as an
+// estimate near the real count for one that has not.
+func TestCountTokens(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, nil)
+	prompt := strings.Repeat("The river bends twice before it reaches the sea. ", 20)
+	tests := []struct {
+		model     string
+		wantExact bool
+	}{{claudeHaiku, true}, {novaMicro, false}}
+	for _, tt := range tests {
+		t.Run(tt.model, func(t *testing.T) {
+			t.Parallel()
+			req := &stratav1.ChatRequest{Model: tt.model, Tools: weatherTools, Messages: []*stratav1.Message{
+				{Role: stratav1.Role_ROLE_SYSTEM, Text: "Answer in one sentence."},
+				{Role: stratav1.Role_ROLE_USER, Text: prompt},
+			}}
+			count, err := h.client.CountTokens(t.Context(), req)
+			if err != nil {
+				t.Fatalf("CountTokens: %v", err)
+			}
+			resp, err := h.client.Chat(t.Context(), req)
+			if err != nil {
+				t.Fatalf("Chat: %v", err)
+			}
+			used := resp.GetUsage().GetInputTokens()
+			if count.GetExact() != tt.wantExact || count.GetModel() != tt.model || count.GetRoute() != "default" {
+				t.Errorf("count %v, want exact=%v for %s", count, tt.wantExact, tt.model)
+			}
+			switch n := count.GetInputTokens(); {
+			case tt.wantExact && n != used:
+				t.Errorf("counted %d input tokens, Chat used %d", n, used)
+			case !tt.wantExact && (float64(n) < 0.5*float64(used) || float64(n) > 2*float64(used)):
+				t.Errorf("estimated %d input tokens, Chat used %d: not within a factor of 2", n, used)
+			}
+		})
+	}
+	_, err := h.client.CountTokens(t.Context(), &stratav1.ChatRequest{Model: novaMicro})
+	wantCode(t, err, codes.InvalidArgument)
+}

@@ -529,3 +529,24 @@ func (s *Service) HealthCheck(ctx context.Context, req *stratav1.HealthCheckRequ
 	}
 	return s.opts.Health.Run(ctx, req.GetInvokeModels()), nil
 }
+
+// CountTokens implements [stratav1.LLMServiceServer]: the request is resolved and validated as
+// Chat would, then counted without running the model.
+func (s *Service) CountTokens(ctx context.Context, req *stratav1.ChatRequest) (*stratav1.CountTokensResponse, error) {
+	p, err := s.prepareChat(req)
+	if err != nil {
+		return nil, err
+	}
+	var count backend.TokenCount
+	_, err = s.opts.Retry.do(ctx, func(caller context.Context) error {
+		ctx, cancel := s.upstreamContext(caller)
+		defer cancel()
+		c, err := s.opts.Backend.CountTokens(ctx, p.req)
+		count = c
+		return attemptError(caller, ctx, p.req.ModelID, err)
+	})
+	if err != nil {
+		return nil, toStatus(ctx, err, s.opts.Region)
+	}
+	return &stratav1.CountTokensResponse{InputTokens: count.Input, Exact: count.Exact, Model: p.req.ModelID, Route: p.route.Key}, nil
+}

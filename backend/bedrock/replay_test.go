@@ -48,9 +48,6 @@ func TestReplayCorpus(t *testing.T) {
 			for _, in := range c.Interactions {
 				var what string
 				switch {
-				case in.Request.Operation == corpus.OpCountTokens:
-					counts["count-tokens (no adapter operation)"]++
-					continue
 				case in.Response.Status != http.StatusOK:
 					what = "error"
 				default:
@@ -65,7 +62,7 @@ func TestReplayCorpus(t *testing.T) {
 		})
 	}
 	t.Logf("replayed through the adapter: %v", counts)
-	for _, op := range []string{"converse", "converse-stream", "invoke", "error"} {
+	for _, op := range []string{"converse", "converse-stream", "invoke", "count-tokens", "error"} {
 		if counts[op] == 0 {
 			t.Errorf("no %s interaction replayed", op)
 		}
@@ -86,6 +83,8 @@ func replayOne(t *testing.T, b *Backend, cassette string, in corpus.Interaction)
 			}
 		case corpus.OpInvoke:
 			_, err = b.Embed(callCtx(t), &backend.EmbedRequest{ModelID: in.Request.ModelID, Inputs: []string{"replay"}})
+		case corpus.OpCountTokens:
+			_, err = b.CountTokens(callCtx(t), chat)
 		default:
 			_, err = b.Chat(callCtx(t), chat)
 		}
@@ -93,6 +92,20 @@ func replayOne(t *testing.T, b *Backend, cassette string, in corpus.Interaction)
 		return
 	}
 	switch in.Request.Operation {
+	case corpus.OpCountTokens:
+		got, err := b.CountTokens(callCtx(t), chat)
+		if err != nil {
+			t.Fatalf("%s: CountTokens: %v", where, err)
+		}
+		var want struct {
+			InputTokens int64 `json:"inputTokens"`
+		}
+		if err := json.Unmarshal(in.Response.Body, &want); err != nil {
+			t.Fatalf("%s: recorded body: %v", where, err)
+		}
+		if !got.Exact || got.Input != want.InputTokens {
+			t.Errorf("%s: count %+v, recorded %d (exact)", where, got, want.InputTokens)
+		}
 	case corpus.OpConverse:
 		resp, err := b.Chat(callCtx(t), chat)
 		if err != nil {

@@ -85,6 +85,7 @@ var (
 	opConverse       = operation{name: "converse"}
 	opConverseStream = operation{name: "converse-stream"}
 	opInvoke         = operation{name: "invoke", accept: "application/json"}
+	opCountTokens    = operation{name: "count-tokens"}
 )
 
 // post sends body to modelID's operation and returns the response when Bedrock answered 2xx.

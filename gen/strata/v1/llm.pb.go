@@ -588,7 +588,7 @@ func (x ToolChoice_Mode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ToolChoice_Mode.Descriptor instead.
 func (ToolChoice_Mode) EnumDescriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{8, 0}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{9, 0}
 }
 
 // Type is the kind of reply.
@@ -645,7 +645,80 @@ func (x ResponseFormat_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ResponseFormat_Type.Descriptor instead.
 func (ResponseFormat_Type) EnumDescriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{11, 0}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{12, 0}
+}
+
+// CountTokensResponse is a request's input token count.
+type CountTokensResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// input_tokens is the number of input tokens the request would use.
+	InputTokens int64 `protobuf:"varint,1,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	// exact is true when Bedrock counted; false for Strata's estimate (about 4 characters a token).
+	Exact bool `protobuf:"varint,2,opt,name=exact,proto3" json:"exact,omitempty"`
+	// model is the Bedrock model id the request resolves to.
+	Model string `protobuf:"bytes,3,opt,name=model,proto3" json:"model,omitempty"`
+	// route is the tag map key that matched, or "default".
+	Route         string `protobuf:"bytes,4,opt,name=route,proto3" json:"route,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CountTokensResponse) Reset() {
+	*x = CountTokensResponse{}
+	mi := &file_strata_v1_llm_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CountTokensResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CountTokensResponse) ProtoMessage() {}
+
+func (x *CountTokensResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_v1_llm_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CountTokensResponse.ProtoReflect.Descriptor instead.
+func (*CountTokensResponse) Descriptor() ([]byte, []int) {
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CountTokensResponse) GetInputTokens() int64 {
+	if x != nil {
+		return x.InputTokens
+	}
+	return 0
+}
+
+func (x *CountTokensResponse) GetExact() bool {
+	if x != nil {
+		return x.Exact
+	}
+	return false
+}
+
+func (x *CountTokensResponse) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *CountTokensResponse) GetRoute() string {
+	if x != nil {
+		return x.Route
+	}
+	return ""
 }
 
 // Message is one turn of a conversation.
@@ -663,7 +736,7 @@ type Message struct {
 
 func (x *Message) Reset() {
 	*x = Message{}
-	mi := &file_strata_v1_llm_proto_msgTypes[0]
+	mi := &file_strata_v1_llm_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +748,7 @@ func (x *Message) String() string {
 func (*Message) ProtoMessage() {}
 
 func (x *Message) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[0]
+	mi := &file_strata_v1_llm_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +761,7 @@ func (x *Message) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Message.ProtoReflect.Descriptor instead.
 func (*Message) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{0}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Message) GetRole() Role {
@@ -732,7 +805,7 @@ type Part struct {
 
 func (x *Part) Reset() {
 	*x = Part{}
-	mi := &file_strata_v1_llm_proto_msgTypes[1]
+	mi := &file_strata_v1_llm_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +817,7 @@ func (x *Part) String() string {
 func (*Part) ProtoMessage() {}
 
 func (x *Part) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[1]
+	mi := &file_strata_v1_llm_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +830,7 @@ func (x *Part) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Part.ProtoReflect.Descriptor instead.
 func (*Part) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{1}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Part) GetKind() isPart_Kind {
@@ -880,7 +953,7 @@ type Image struct {
 
 func (x *Image) Reset() {
 	*x = Image{}
-	mi := &file_strata_v1_llm_proto_msgTypes[2]
+	mi := &file_strata_v1_llm_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +965,7 @@ func (x *Image) String() string {
 func (*Image) ProtoMessage() {}
 
 func (x *Image) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[2]
+	mi := &file_strata_v1_llm_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +978,7 @@ func (x *Image) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Image.ProtoReflect.Descriptor instead.
 func (*Image) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{2}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Image) GetData() []byte {
@@ -938,7 +1011,7 @@ type Document struct {
 
 func (x *Document) Reset() {
 	*x = Document{}
-	mi := &file_strata_v1_llm_proto_msgTypes[3]
+	mi := &file_strata_v1_llm_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1023,7 @@ func (x *Document) String() string {
 func (*Document) ProtoMessage() {}
 
 func (x *Document) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[3]
+	mi := &file_strata_v1_llm_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1036,7 @@ func (x *Document) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Document.ProtoReflect.Descriptor instead.
 func (*Document) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{3}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Document) GetData() []byte {
@@ -1002,7 +1075,7 @@ type ToolCall struct {
 
 func (x *ToolCall) Reset() {
 	*x = ToolCall{}
-	mi := &file_strata_v1_llm_proto_msgTypes[4]
+	mi := &file_strata_v1_llm_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1087,7 @@ func (x *ToolCall) String() string {
 func (*ToolCall) ProtoMessage() {}
 
 func (x *ToolCall) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[4]
+	mi := &file_strata_v1_llm_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1100,7 @@ func (x *ToolCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCall.ProtoReflect.Descriptor instead.
 func (*ToolCall) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{4}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ToolCall) GetId() string {
@@ -1066,7 +1139,7 @@ type ToolResult struct {
 
 func (x *ToolResult) Reset() {
 	*x = ToolResult{}
-	mi := &file_strata_v1_llm_proto_msgTypes[5]
+	mi := &file_strata_v1_llm_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1078,7 +1151,7 @@ func (x *ToolResult) String() string {
 func (*ToolResult) ProtoMessage() {}
 
 func (x *ToolResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[5]
+	mi := &file_strata_v1_llm_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1091,7 +1164,7 @@ func (x *ToolResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolResult.ProtoReflect.Descriptor instead.
 func (*ToolResult) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{5}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ToolResult) GetId() string {
@@ -1130,7 +1203,7 @@ type Reasoning struct {
 
 func (x *Reasoning) Reset() {
 	*x = Reasoning{}
-	mi := &file_strata_v1_llm_proto_msgTypes[6]
+	mi := &file_strata_v1_llm_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1142,7 +1215,7 @@ func (x *Reasoning) String() string {
 func (*Reasoning) ProtoMessage() {}
 
 func (x *Reasoning) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[6]
+	mi := &file_strata_v1_llm_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1155,7 +1228,7 @@ func (x *Reasoning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reasoning.ProtoReflect.Descriptor instead.
 func (*Reasoning) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{6}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Reasoning) GetText() string {
@@ -1194,7 +1267,7 @@ type Tool struct {
 
 func (x *Tool) Reset() {
 	*x = Tool{}
-	mi := &file_strata_v1_llm_proto_msgTypes[7]
+	mi := &file_strata_v1_llm_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1206,7 +1279,7 @@ func (x *Tool) String() string {
 func (*Tool) ProtoMessage() {}
 
 func (x *Tool) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[7]
+	mi := &file_strata_v1_llm_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1219,7 +1292,7 @@ func (x *Tool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tool.ProtoReflect.Descriptor instead.
 func (*Tool) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{7}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Tool) GetName() string {
@@ -1256,7 +1329,7 @@ type ToolChoice struct {
 
 func (x *ToolChoice) Reset() {
 	*x = ToolChoice{}
-	mi := &file_strata_v1_llm_proto_msgTypes[8]
+	mi := &file_strata_v1_llm_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1341,7 @@ func (x *ToolChoice) String() string {
 func (*ToolChoice) ProtoMessage() {}
 
 func (x *ToolChoice) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[8]
+	mi := &file_strata_v1_llm_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +1354,7 @@ func (x *ToolChoice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolChoice.ProtoReflect.Descriptor instead.
 func (*ToolChoice) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{8}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ToolChoice) GetMode() ToolChoice_Mode {
@@ -1352,7 +1425,7 @@ type ChatRequest struct {
 
 func (x *ChatRequest) Reset() {
 	*x = ChatRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[9]
+	mi := &file_strata_v1_llm_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1364,7 +1437,7 @@ func (x *ChatRequest) String() string {
 func (*ChatRequest) ProtoMessage() {}
 
 func (x *ChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[9]
+	mi := &file_strata_v1_llm_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1377,7 +1450,7 @@ func (x *ChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
 func (*ChatRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{9}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ChatRequest) GetTag() string {
@@ -1514,7 +1587,7 @@ type Guardrail struct {
 
 func (x *Guardrail) Reset() {
 	*x = Guardrail{}
-	mi := &file_strata_v1_llm_proto_msgTypes[10]
+	mi := &file_strata_v1_llm_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1526,7 +1599,7 @@ func (x *Guardrail) String() string {
 func (*Guardrail) ProtoMessage() {}
 
 func (x *Guardrail) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[10]
+	mi := &file_strata_v1_llm_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1539,7 +1612,7 @@ func (x *Guardrail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Guardrail.ProtoReflect.Descriptor instead.
 func (*Guardrail) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{10}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Guardrail) GetId() string {
@@ -1579,7 +1652,7 @@ type ResponseFormat struct {
 
 func (x *ResponseFormat) Reset() {
 	*x = ResponseFormat{}
-	mi := &file_strata_v1_llm_proto_msgTypes[11]
+	mi := &file_strata_v1_llm_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +1664,7 @@ func (x *ResponseFormat) String() string {
 func (*ResponseFormat) ProtoMessage() {}
 
 func (x *ResponseFormat) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[11]
+	mi := &file_strata_v1_llm_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +1677,7 @@ func (x *ResponseFormat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResponseFormat.ProtoReflect.Descriptor instead.
 func (*ResponseFormat) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{11}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ResponseFormat) GetType() ResponseFormat_Type {
@@ -1647,7 +1720,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_strata_v1_llm_proto_msgTypes[12]
+	mi := &file_strata_v1_llm_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1659,7 +1732,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[12]
+	mi := &file_strata_v1_llm_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1672,7 +1745,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{12}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Usage) GetInputTokens() int64 {
@@ -1746,7 +1819,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[13]
+	mi := &file_strata_v1_llm_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1758,7 +1831,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[13]
+	mi := &file_strata_v1_llm_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1771,7 +1844,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{13}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ChatResponse) GetText() string {
@@ -1875,7 +1948,7 @@ type ChatStreamResponse struct {
 
 func (x *ChatStreamResponse) Reset() {
 	*x = ChatStreamResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[14]
+	mi := &file_strata_v1_llm_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1887,7 +1960,7 @@ func (x *ChatStreamResponse) String() string {
 func (*ChatStreamResponse) ProtoMessage() {}
 
 func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[14]
+	mi := &file_strata_v1_llm_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1900,7 +1973,7 @@ func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatStreamResponse.ProtoReflect.Descriptor instead.
 func (*ChatStreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{14}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ChatStreamResponse) GetEvent() isChatStreamResponse_Event {
@@ -1978,7 +2051,7 @@ type StreamStart struct {
 
 func (x *StreamStart) Reset() {
 	*x = StreamStart{}
-	mi := &file_strata_v1_llm_proto_msgTypes[15]
+	mi := &file_strata_v1_llm_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1990,7 +2063,7 @@ func (x *StreamStart) String() string {
 func (*StreamStart) ProtoMessage() {}
 
 func (x *StreamStart) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[15]
+	mi := &file_strata_v1_llm_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2003,7 +2076,7 @@ func (x *StreamStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStart.ProtoReflect.Descriptor instead.
 func (*StreamStart) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{15}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *StreamStart) GetModel() string {
@@ -2044,7 +2117,7 @@ type StreamDelta struct {
 
 func (x *StreamDelta) Reset() {
 	*x = StreamDelta{}
-	mi := &file_strata_v1_llm_proto_msgTypes[16]
+	mi := &file_strata_v1_llm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2056,7 +2129,7 @@ func (x *StreamDelta) String() string {
 func (*StreamDelta) ProtoMessage() {}
 
 func (x *StreamDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[16]
+	mi := &file_strata_v1_llm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2069,7 +2142,7 @@ func (x *StreamDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamDelta.ProtoReflect.Descriptor instead.
 func (*StreamDelta) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{16}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StreamDelta) GetText() string {
@@ -2119,7 +2192,7 @@ type ToolCallDelta struct {
 
 func (x *ToolCallDelta) Reset() {
 	*x = ToolCallDelta{}
-	mi := &file_strata_v1_llm_proto_msgTypes[17]
+	mi := &file_strata_v1_llm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2131,7 +2204,7 @@ func (x *ToolCallDelta) String() string {
 func (*ToolCallDelta) ProtoMessage() {}
 
 func (x *ToolCallDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[17]
+	mi := &file_strata_v1_llm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2144,7 +2217,7 @@ func (x *ToolCallDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallDelta.ProtoReflect.Descriptor instead.
 func (*ToolCallDelta) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{17}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ToolCallDelta) GetIndex() int32 {
@@ -2194,7 +2267,7 @@ type StreamEnd struct {
 
 func (x *StreamEnd) Reset() {
 	*x = StreamEnd{}
-	mi := &file_strata_v1_llm_proto_msgTypes[18]
+	mi := &file_strata_v1_llm_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2206,7 +2279,7 @@ func (x *StreamEnd) String() string {
 func (*StreamEnd) ProtoMessage() {}
 
 func (x *StreamEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[18]
+	mi := &file_strata_v1_llm_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2219,7 +2292,7 @@ func (x *StreamEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEnd.ProtoReflect.Descriptor instead.
 func (*StreamEnd) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{18}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StreamEnd) GetStopReason() StopReason {
@@ -2278,7 +2351,7 @@ type EmbedRequest struct {
 
 func (x *EmbedRequest) Reset() {
 	*x = EmbedRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[19]
+	mi := &file_strata_v1_llm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2363,7 @@ func (x *EmbedRequest) String() string {
 func (*EmbedRequest) ProtoMessage() {}
 
 func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[19]
+	mi := &file_strata_v1_llm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2376,7 @@ func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedRequest.ProtoReflect.Descriptor instead.
 func (*EmbedRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{19}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *EmbedRequest) GetModel() string {
@@ -2359,7 +2432,7 @@ type Embedding struct {
 
 func (x *Embedding) Reset() {
 	*x = Embedding{}
-	mi := &file_strata_v1_llm_proto_msgTypes[20]
+	mi := &file_strata_v1_llm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2371,7 +2444,7 @@ func (x *Embedding) String() string {
 func (*Embedding) ProtoMessage() {}
 
 func (x *Embedding) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[20]
+	mi := &file_strata_v1_llm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2384,7 +2457,7 @@ func (x *Embedding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Embedding.ProtoReflect.Descriptor instead.
 func (*Embedding) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{20}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Embedding) GetValues() []float32 {
@@ -2411,7 +2484,7 @@ type EmbedResponse struct {
 
 func (x *EmbedResponse) Reset() {
 	*x = EmbedResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[21]
+	mi := &file_strata_v1_llm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2423,7 +2496,7 @@ func (x *EmbedResponse) String() string {
 func (*EmbedResponse) ProtoMessage() {}
 
 func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[21]
+	mi := &file_strata_v1_llm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2436,7 +2509,7 @@ func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedResponse.ProtoReflect.Descriptor instead.
 func (*EmbedResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{21}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *EmbedResponse) GetEmbeddings() []*Embedding {
@@ -2476,7 +2549,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[22]
+	mi := &file_strata_v1_llm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2488,7 +2561,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[22]
+	mi := &file_strata_v1_llm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2501,7 +2574,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{22}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{23}
 }
 
 // ListModelsResponse describes the configured models, the tag map and the catalog.
@@ -2521,7 +2594,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[23]
+	mi := &file_strata_v1_llm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2533,7 +2606,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[23]
+	mi := &file_strata_v1_llm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2546,7 +2619,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{23}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListModelsResponse) GetDefaultChatModel() string {
@@ -2598,7 +2671,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_strata_v1_llm_proto_msgTypes[24]
+	mi := &file_strata_v1_llm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2610,7 +2683,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[24]
+	mi := &file_strata_v1_llm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2623,7 +2696,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{24}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Route) GetKey() string {
@@ -2685,7 +2758,7 @@ type Price struct {
 
 func (x *Price) Reset() {
 	*x = Price{}
-	mi := &file_strata_v1_llm_proto_msgTypes[25]
+	mi := &file_strata_v1_llm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2697,7 +2770,7 @@ func (x *Price) String() string {
 func (*Price) ProtoMessage() {}
 
 func (x *Price) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[25]
+	mi := &file_strata_v1_llm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2710,7 +2783,7 @@ func (x *Price) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Price.ProtoReflect.Descriptor instead.
 func (*Price) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{25}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Price) GetInputPer_1K() float64 {
@@ -2786,7 +2859,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	mi := &file_strata_v1_llm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2798,7 +2871,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	mi := &file_strata_v1_llm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2811,7 +2884,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{26}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ModelInfo) GetId() string {
@@ -2952,7 +3025,7 @@ type HealthCheckRequest struct {
 
 func (x *HealthCheckRequest) Reset() {
 	*x = HealthCheckRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[27]
+	mi := &file_strata_v1_llm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2964,7 +3037,7 @@ func (x *HealthCheckRequest) String() string {
 func (*HealthCheckRequest) ProtoMessage() {}
 
 func (x *HealthCheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[27]
+	mi := &file_strata_v1_llm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2977,7 +3050,7 @@ func (x *HealthCheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheckRequest.ProtoReflect.Descriptor instead.
 func (*HealthCheckRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{27}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HealthCheckRequest) GetInvokeModels() bool {
@@ -3000,7 +3073,7 @@ type HealthCheckResponse struct {
 
 func (x *HealthCheckResponse) Reset() {
 	*x = HealthCheckResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[28]
+	mi := &file_strata_v1_llm_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3012,7 +3085,7 @@ func (x *HealthCheckResponse) String() string {
 func (*HealthCheckResponse) ProtoMessage() {}
 
 func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[28]
+	mi := &file_strata_v1_llm_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3025,7 +3098,7 @@ func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheckResponse.ProtoReflect.Descriptor instead.
 func (*HealthCheckResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{28}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HealthCheckResponse) GetStatus() HealthStatus {
@@ -3059,7 +3132,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_strata_v1_llm_proto_msgTypes[29]
+	mi := &file_strata_v1_llm_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3071,7 +3144,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[29]
+	mi := &file_strata_v1_llm_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3084,7 +3157,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{29}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Check) GetName() string {
@@ -3119,7 +3192,12 @@ var File_strata_v1_llm_proto protoreflect.FileDescriptor
 
 const file_strata_v1_llm_proto_rawDesc = "" +
 	"\n" +
-	"\x13strata/v1/llm.proto\x12\tstrata.v1\x1a\x1cgoogle/protobuf/struct.proto\"i\n" +
+	"\x13strata/v1/llm.proto\x12\tstrata.v1\x1a\x1cgoogle/protobuf/struct.proto\"z\n" +
+	"\x13CountTokensResponse\x12!\n" +
+	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12\x14\n" +
+	"\x05exact\x18\x02 \x01(\bR\x05exact\x12\x14\n" +
+	"\x05model\x18\x03 \x01(\tR\x05model\x12\x14\n" +
+	"\x05route\x18\x04 \x01(\tR\x05route\"i\n" +
 	"\aMessage\x12#\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x0f.strata.v1.RoleR\x04role\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12%\n" +
@@ -3385,7 +3463,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\x19HEALTH_STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10HEALTH_STATUS_OK\x10\x01\x12\x16\n" +
 	"\x12HEALTH_STATUS_WARN\x10\x02\x12\x16\n" +
-	"\x12HEALTH_STATUS_FAIL\x10\x032\xe1\x02\n" +
+	"\x12HEALTH_STATUS_FAIL\x10\x032\xa8\x03\n" +
 	"\n" +
 	"LLMService\x127\n" +
 	"\x04Chat\x12\x16.strata.v1.ChatRequest\x1a\x17.strata.v1.ChatResponse\x12E\n" +
@@ -3394,7 +3472,8 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\x05Embed\x12\x17.strata.v1.EmbedRequest\x1a\x18.strata.v1.EmbedResponse\x12I\n" +
 	"\n" +
 	"ListModels\x12\x1c.strata.v1.ListModelsRequest\x1a\x1d.strata.v1.ListModelsResponse\x12L\n" +
-	"\vHealthCheck\x12\x1d.strata.v1.HealthCheckRequest\x1a\x1e.strata.v1.HealthCheckResponseB9Z7github.com/strata-gateway/strata/gen/strata/v1;stratav1b\x06proto3"
+	"\vHealthCheck\x12\x1d.strata.v1.HealthCheckRequest\x1a\x1e.strata.v1.HealthCheckResponse\x12E\n" +
+	"\vCountTokens\x12\x16.strata.v1.ChatRequest\x1a\x1e.strata.v1.CountTokensResponseB9Z7github.com/strata-gateway/strata/gen/strata/v1;stratav1b\x06proto3"
 
 var (
 	file_strata_v1_llm_proto_rawDescOnce sync.Once
@@ -3409,7 +3488,7 @@ func file_strata_v1_llm_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_v1_llm_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_strata_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_strata_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_strata_v1_llm_proto_goTypes = []any{
 	(Role)(0),                   // 0: strata.v1.Role
 	(ImageFormat)(0),            // 1: strata.v1.ImageFormat
@@ -3421,94 +3500,97 @@ var file_strata_v1_llm_proto_goTypes = []any{
 	(HealthStatus)(0),           // 7: strata.v1.HealthStatus
 	(ToolChoice_Mode)(0),        // 8: strata.v1.ToolChoice.Mode
 	(ResponseFormat_Type)(0),    // 9: strata.v1.ResponseFormat.Type
-	(*Message)(nil),             // 10: strata.v1.Message
-	(*Part)(nil),                // 11: strata.v1.Part
-	(*Image)(nil),               // 12: strata.v1.Image
-	(*Document)(nil),            // 13: strata.v1.Document
-	(*ToolCall)(nil),            // 14: strata.v1.ToolCall
-	(*ToolResult)(nil),          // 15: strata.v1.ToolResult
-	(*Reasoning)(nil),           // 16: strata.v1.Reasoning
-	(*Tool)(nil),                // 17: strata.v1.Tool
-	(*ToolChoice)(nil),          // 18: strata.v1.ToolChoice
-	(*ChatRequest)(nil),         // 19: strata.v1.ChatRequest
-	(*Guardrail)(nil),           // 20: strata.v1.Guardrail
-	(*ResponseFormat)(nil),      // 21: strata.v1.ResponseFormat
-	(*Usage)(nil),               // 22: strata.v1.Usage
-	(*ChatResponse)(nil),        // 23: strata.v1.ChatResponse
-	(*ChatStreamResponse)(nil),  // 24: strata.v1.ChatStreamResponse
-	(*StreamStart)(nil),         // 25: strata.v1.StreamStart
-	(*StreamDelta)(nil),         // 26: strata.v1.StreamDelta
-	(*ToolCallDelta)(nil),       // 27: strata.v1.ToolCallDelta
-	(*StreamEnd)(nil),           // 28: strata.v1.StreamEnd
-	(*EmbedRequest)(nil),        // 29: strata.v1.EmbedRequest
-	(*Embedding)(nil),           // 30: strata.v1.Embedding
-	(*EmbedResponse)(nil),       // 31: strata.v1.EmbedResponse
-	(*ListModelsRequest)(nil),   // 32: strata.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),  // 33: strata.v1.ListModelsResponse
-	(*Route)(nil),               // 34: strata.v1.Route
-	(*Price)(nil),               // 35: strata.v1.Price
-	(*ModelInfo)(nil),           // 36: strata.v1.ModelInfo
-	(*HealthCheckRequest)(nil),  // 37: strata.v1.HealthCheckRequest
-	(*HealthCheckResponse)(nil), // 38: strata.v1.HealthCheckResponse
-	(*Check)(nil),               // 39: strata.v1.Check
-	nil,                         // 40: strata.v1.ChatRequest.MetadataEntry
-	(*structpb.Struct)(nil),     // 41: google.protobuf.Struct
+	(*CountTokensResponse)(nil), // 10: strata.v1.CountTokensResponse
+	(*Message)(nil),             // 11: strata.v1.Message
+	(*Part)(nil),                // 12: strata.v1.Part
+	(*Image)(nil),               // 13: strata.v1.Image
+	(*Document)(nil),            // 14: strata.v1.Document
+	(*ToolCall)(nil),            // 15: strata.v1.ToolCall
+	(*ToolResult)(nil),          // 16: strata.v1.ToolResult
+	(*Reasoning)(nil),           // 17: strata.v1.Reasoning
+	(*Tool)(nil),                // 18: strata.v1.Tool
+	(*ToolChoice)(nil),          // 19: strata.v1.ToolChoice
+	(*ChatRequest)(nil),         // 20: strata.v1.ChatRequest
+	(*Guardrail)(nil),           // 21: strata.v1.Guardrail
+	(*ResponseFormat)(nil),      // 22: strata.v1.ResponseFormat
+	(*Usage)(nil),               // 23: strata.v1.Usage
+	(*ChatResponse)(nil),        // 24: strata.v1.ChatResponse
+	(*ChatStreamResponse)(nil),  // 25: strata.v1.ChatStreamResponse
+	(*StreamStart)(nil),         // 26: strata.v1.StreamStart
+	(*StreamDelta)(nil),         // 27: strata.v1.StreamDelta
+	(*ToolCallDelta)(nil),       // 28: strata.v1.ToolCallDelta
+	(*StreamEnd)(nil),           // 29: strata.v1.StreamEnd
+	(*EmbedRequest)(nil),        // 30: strata.v1.EmbedRequest
+	(*Embedding)(nil),           // 31: strata.v1.Embedding
+	(*EmbedResponse)(nil),       // 32: strata.v1.EmbedResponse
+	(*ListModelsRequest)(nil),   // 33: strata.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),  // 34: strata.v1.ListModelsResponse
+	(*Route)(nil),               // 35: strata.v1.Route
+	(*Price)(nil),               // 36: strata.v1.Price
+	(*ModelInfo)(nil),           // 37: strata.v1.ModelInfo
+	(*HealthCheckRequest)(nil),  // 38: strata.v1.HealthCheckRequest
+	(*HealthCheckResponse)(nil), // 39: strata.v1.HealthCheckResponse
+	(*Check)(nil),               // 40: strata.v1.Check
+	nil,                         // 41: strata.v1.ChatRequest.MetadataEntry
+	(*structpb.Struct)(nil),     // 42: google.protobuf.Struct
 }
 var file_strata_v1_llm_proto_depIdxs = []int32{
 	0,  // 0: strata.v1.Message.role:type_name -> strata.v1.Role
-	11, // 1: strata.v1.Message.parts:type_name -> strata.v1.Part
-	12, // 2: strata.v1.Part.image:type_name -> strata.v1.Image
-	13, // 3: strata.v1.Part.document:type_name -> strata.v1.Document
-	14, // 4: strata.v1.Part.tool_call:type_name -> strata.v1.ToolCall
-	15, // 5: strata.v1.Part.tool_result:type_name -> strata.v1.ToolResult
-	16, // 6: strata.v1.Part.reasoning:type_name -> strata.v1.Reasoning
+	12, // 1: strata.v1.Message.parts:type_name -> strata.v1.Part
+	13, // 2: strata.v1.Part.image:type_name -> strata.v1.Image
+	14, // 3: strata.v1.Part.document:type_name -> strata.v1.Document
+	15, // 4: strata.v1.Part.tool_call:type_name -> strata.v1.ToolCall
+	16, // 5: strata.v1.Part.tool_result:type_name -> strata.v1.ToolResult
+	17, // 6: strata.v1.Part.reasoning:type_name -> strata.v1.Reasoning
 	1,  // 7: strata.v1.Image.format:type_name -> strata.v1.ImageFormat
 	2,  // 8: strata.v1.Document.format:type_name -> strata.v1.DocumentFormat
-	41, // 9: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
-	41, // 10: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
+	42, // 9: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
+	42, // 10: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
 	8,  // 11: strata.v1.ToolChoice.mode:type_name -> strata.v1.ToolChoice.Mode
-	10, // 12: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
+	11, // 12: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
 	3,  // 13: strata.v1.ChatRequest.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	17, // 14: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
-	18, // 15: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
-	40, // 16: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
-	21, // 17: strata.v1.ChatRequest.response_format:type_name -> strata.v1.ResponseFormat
+	18, // 14: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
+	19, // 15: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
+	41, // 16: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
+	22, // 17: strata.v1.ChatRequest.response_format:type_name -> strata.v1.ResponseFormat
 	4,  // 18: strata.v1.ChatRequest.service_tier:type_name -> strata.v1.ServiceTier
-	20, // 19: strata.v1.ChatRequest.guardrail:type_name -> strata.v1.Guardrail
-	41, // 20: strata.v1.ChatRequest.additional_model_request_fields:type_name -> google.protobuf.Struct
+	21, // 19: strata.v1.ChatRequest.guardrail:type_name -> strata.v1.Guardrail
+	42, // 20: strata.v1.ChatRequest.additional_model_request_fields:type_name -> google.protobuf.Struct
 	9,  // 21: strata.v1.ResponseFormat.type:type_name -> strata.v1.ResponseFormat.Type
-	41, // 22: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
-	10, // 23: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
+	42, // 22: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
+	11, // 23: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
 	5,  // 24: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
-	22, // 25: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
-	25, // 26: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
-	26, // 27: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
-	28, // 28: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
-	27, // 29: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
+	23, // 25: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
+	26, // 26: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
+	27, // 27: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
+	29, // 28: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
+	28, // 29: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
 	5,  // 30: strata.v1.StreamEnd.stop_reason:type_name -> strata.v1.StopReason
-	22, // 31: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
+	23, // 31: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
 	6,  // 32: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
-	30, // 33: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
-	22, // 34: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
-	34, // 35: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
-	36, // 36: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
+	31, // 33: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
+	23, // 34: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
+	35, // 35: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
+	37, // 36: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
 	3,  // 37: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	35, // 38: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
+	36, // 38: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
 	7,  // 39: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
-	39, // 40: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
+	40, // 40: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
 	7,  // 41: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
-	19, // 42: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
-	19, // 43: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
-	29, // 44: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
-	32, // 45: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
-	37, // 46: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
-	23, // 47: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
-	24, // 48: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
-	31, // 49: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
-	33, // 50: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
-	38, // 51: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
-	47, // [47:52] is the sub-list for method output_type
-	42, // [42:47] is the sub-list for method input_type
+	20, // 42: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
+	20, // 43: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
+	30, // 44: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
+	33, // 45: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
+	38, // 46: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
+	20, // 47: strata.v1.LLMService.CountTokens:input_type -> strata.v1.ChatRequest
+	24, // 48: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
+	25, // 49: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
+	32, // 50: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
+	34, // 51: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
+	39, // 52: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
+	10, // 53: strata.v1.LLMService.CountTokens:output_type -> strata.v1.CountTokensResponse
+	48, // [48:54] is the sub-list for method output_type
+	42, // [42:48] is the sub-list for method input_type
 	42, // [42:42] is the sub-list for extension type_name
 	42, // [42:42] is the sub-list for extension extendee
 	0,  // [0:42] is the sub-list for field type_name
@@ -3519,7 +3601,7 @@ func file_strata_v1_llm_proto_init() {
 	if File_strata_v1_llm_proto != nil {
 		return
 	}
-	file_strata_v1_llm_proto_msgTypes[1].OneofWrappers = []any{
+	file_strata_v1_llm_proto_msgTypes[2].OneofWrappers = []any{
 		(*Part_Text)(nil),
 		(*Part_Image)(nil),
 		(*Part_Document)(nil),
@@ -3527,21 +3609,21 @@ func file_strata_v1_llm_proto_init() {
 		(*Part_ToolResult)(nil),
 		(*Part_Reasoning)(nil),
 	}
-	file_strata_v1_llm_proto_msgTypes[9].OneofWrappers = []any{}
-	file_strata_v1_llm_proto_msgTypes[14].OneofWrappers = []any{
+	file_strata_v1_llm_proto_msgTypes[10].OneofWrappers = []any{}
+	file_strata_v1_llm_proto_msgTypes[15].OneofWrappers = []any{
 		(*ChatStreamResponse_Start)(nil),
 		(*ChatStreamResponse_Delta)(nil),
 		(*ChatStreamResponse_End)(nil),
 	}
-	file_strata_v1_llm_proto_msgTypes[19].OneofWrappers = []any{}
-	file_strata_v1_llm_proto_msgTypes[24].OneofWrappers = []any{}
+	file_strata_v1_llm_proto_msgTypes[20].OneofWrappers = []any{}
+	file_strata_v1_llm_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_v1_llm_proto_rawDesc), len(file_strata_v1_llm_proto_rawDesc)),
 			NumEnums:      10,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	LLMService_Embed_FullMethodName       = "/strata.v1.LLMService/Embed"
 	LLMService_ListModels_FullMethodName  = "/strata.v1.LLMService/ListModels"
 	LLMService_HealthCheck_FullMethodName = "/strata.v1.LLMService/HealthCheck"
+	LLMService_CountTokens_FullMethodName = "/strata.v1.LLMService/CountTokens"
 )
 
 // LLMServiceClient is the client API for LLMService service.
@@ -45,6 +46,10 @@ type LLMServiceClient interface {
 	// HealthCheck runs deep checks (configuration, credentials, Bedrock reachability, models) and
 	// reports each. It is for operators; load balancers should use grpc.health.v1.Health.
 	HealthCheck(ctx context.Context, in *HealthCheckRequest, opts ...grpc.CallOption) (*HealthCheckResponse, error)
+	// CountTokens counts the input tokens a Chat request would use, tag resolution included,
+	// without running the model: exactly with Bedrock's CountTokens where the model supports it,
+	// else as an estimate (exact is false).
+	CountTokens(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (*CountTokensResponse, error)
 }
 
 type lLMServiceClient struct {
@@ -114,6 +119,16 @@ func (c *lLMServiceClient) HealthCheck(ctx context.Context, in *HealthCheckReque
 	return out, nil
 }
 
+func (c *lLMServiceClient) CountTokens(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (*CountTokensResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CountTokensResponse)
+	err := c.cc.Invoke(ctx, LLMService_CountTokens_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LLMServiceServer is the server API for LLMService service.
 // All implementations must embed UnimplementedLLMServiceServer
 // for forward compatibility.
@@ -133,6 +148,10 @@ type LLMServiceServer interface {
 	// HealthCheck runs deep checks (configuration, credentials, Bedrock reachability, models) and
 	// reports each. It is for operators; load balancers should use grpc.health.v1.Health.
 	HealthCheck(context.Context, *HealthCheckRequest) (*HealthCheckResponse, error)
+	// CountTokens counts the input tokens a Chat request would use, tag resolution included,
+	// without running the model: exactly with Bedrock's CountTokens where the model supports it,
+	// else as an estimate (exact is false).
+	CountTokens(context.Context, *ChatRequest) (*CountTokensResponse, error)
 	mustEmbedUnimplementedLLMServiceServer()
 }
 
@@ -157,6 +176,9 @@ func (UnimplementedLLMServiceServer) ListModels(context.Context, *ListModelsRequ
 }
 func (UnimplementedLLMServiceServer) HealthCheck(context.Context, *HealthCheckRequest) (*HealthCheckResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method HealthCheck not implemented")
+}
+func (UnimplementedLLMServiceServer) CountTokens(context.Context, *ChatRequest) (*CountTokensResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CountTokens not implemented")
 }
 func (UnimplementedLLMServiceServer) mustEmbedUnimplementedLLMServiceServer() {}
 func (UnimplementedLLMServiceServer) testEmbeddedByValue()                    {}
@@ -262,6 +284,24 @@ func _LLMService_HealthCheck_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LLMService_CountTokens_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ChatRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LLMServiceServer).CountTokens(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LLMService_CountTokens_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LLMServiceServer).CountTokens(ctx, req.(*ChatRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LLMService_ServiceDesc is the grpc.ServiceDesc for LLMService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -284,6 +324,10 @@ var LLMService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "HealthCheck",
 			Handler:    _LLMService_HealthCheck_Handler,
+		},
+		{
+			MethodName: "CountTokens",
+			Handler:    _LLMService_CountTokens_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
