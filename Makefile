@@ -2,7 +2,7 @@
 # Tools are pinned in tools/go.mod (buf, protoc-gen-go-grpc, grpcurl) and go.mod (protoc-gen-go).
 BUF := go tool -modfile=tools/go.mod buf
 
-.PHONY: all build test lint fmt generate generate-check ci interop tools bench-check run-emulator
+.PHONY: all build test lint fmt generate generate-check ci interop tools bench-check bench run-emulator
 
 all: lint test build
 
@@ -37,6 +37,9 @@ bench-check: ## a few seconds of Chat and ChatStream side by side with a direct 
 		/b_strata_chat-/ {b50=$$5; b99=$$7} /b_strata_stream/ {bs50=$$5; bs99=$$7} /c_grpc_health/ {c50=$$5; c99=$$7} \
 		END { printf "Chat: Strata own cost p50 %d µs (budget 60); added over direct p99 %d µs (budget 400)\n", b50-a50-c50, b99-a99; \
 		      printf "ChatStream: added time to first token beyond direct and the bare hop: p50 %d µs (budget 150), p99 %d µs (budget 1000)\n", bs50-as50-c50, bs99-as99-c99 }'
+
+bench: build ## strata bench: every scenario three ways (direct SDK, Strata, bare hop) against the budgets; ~2 minutes
+	./bin/strata bench
 
 tools: ## install the pinned grpcurl and buf into bin/
 	GOBIN=$(CURDIR)/bin go install -modfile=tools/go.mod github.com/fullstorydev/grpcurl/cmd/grpcurl github.com/bufbuild/buf/cmd/buf

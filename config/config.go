@@ -229,6 +229,12 @@ type Server struct {
 
 	// LogFormat is "json" or "text" (normalised to lower case). Env STRATA_LOG_FORMAT; default json.
 	LogFormat string `env:"STRATA_LOG_FORMAT" envDefault:"json" oneof:"json,text"`
+
+	// DebugAddr, when set, serves Go's runtime profiles (/debug/pprof/) and the live goroutine
+	// count (/debug/goroutines) on this address, apart from the gRPC port so it is never exposed
+	// with it; `strata bench` reads it from a server it runs as a separate process.
+	// Env STRATA_DEBUG_ADDR; default unset (off). Keep it on loopback: profiles show internals.
+	DebugAddr string `env:"STRATA_DEBUG_ADDR"`
 }
 
 // Pool sizes the one HTTP transport every Bedrock call shares, and bounds the work of one call.

@@ -79,6 +79,14 @@ func Serve(ctx context.Context, args []string, environ map[string]string, stdout
 	if err != nil {
 		return err
 	}
+	if cfg.Server.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.Server.DebugAddr, log)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer stopDebug(context.WithoutCancel(ctx))
+	}
 	srv := NewGRPC(st.service, gopts, log)
 	if check := st.health.Credentials; check != nil {
 		srv.SetServing(false) // not ready until the credentials resolve

@@ -3,6 +3,7 @@
 //	strata serve      serve the gRPC API (strata.v1.LLMService)
 //	strata health     run the deep health checks
 //	strata emulator   serve the Bedrock Runtime emulator
+//	strata bench      measure what Strata adds to a Bedrock call
 //	strata version    print the version
 package main
 
@@ -17,6 +18,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/strata-gateway/strata/bench"
 	"github.com/strata-gateway/strata/emulator"
 	"github.com/strata-gateway/strata/server"
 )
@@ -42,6 +44,7 @@ commands:
   serve      serve the gRPC API (strata serve -h for its flags)
   health     run the deep health checks, in-process or against a server (--addr)
   emulator   serve the Bedrock Runtime emulator (strata emulator -h for its flags)
+  bench      measure what Strata adds to a Bedrock call, against the emulator (strata bench -h)
   version    print the version
 `
 
@@ -68,6 +71,8 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 		return server.Health(ctx, args[1:], env, stdout, stderr)
 	case "emulator":
 		return emulator.Command(ctx, args[1:], func(k string) string { return env[k] }, stdout, stderr)
+	case "bench":
+		return bench.Command(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "strata", version)
 		return nil

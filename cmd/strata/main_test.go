@@ -20,6 +20,8 @@ func TestRun(t *testing.T) {
 		{name: "version", args: []string{"version"}, wantStdout: "strata dev"},
 		{name: "help", args: []string{"help"}, wantStdout: "emulator"},
 		{name: "emulator rejects a bad flag", args: []string{"emulator", "--ttft", "soon"}, wantErr: "--ttft"},
+		{name: "bench rejects a bad flag", args: []string{"bench", "--server", "cloud"}, wantErr: "--server"},
+		{name: "help lists bench", args: []string{"help"}, wantStdout: "bench"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
