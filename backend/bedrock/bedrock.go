@@ -175,13 +175,17 @@ func New(opts Options) (*Backend, error) {
 		o.BearerAuthTokenProvider, o.AuthSchemePreference = auth.provider, auth.preference
 	})
 
+	transport, err := newTransport(opts.HTTPClient, opts.Endpoint, opts.Region, opts.Credentials, opts.BearerToken)
+	if err != nil {
+		return nil, fmt.Errorf("bedrock: %w", err)
+	}
 	scheme := "sigv4"
 	if opts.BearerToken != "" {
 		scheme = "bearer"
 	}
 	logger.Info("bedrock backend ready", "region", opts.Region, "endpoint", opts.Endpoint, "auth", scheme)
 	return &Backend{
-		transport:   newTransport(opts.HTTPClient, opts.Endpoint, opts.Region, opts.Credentials, opts.BearerToken),
+		transport:   transport,
 		control:     control,
 		catalog:     opts.Catalog,
 		region:      opts.Region,

@@ -197,22 +197,31 @@ func (b *Backend) titanCall(modelID string, dims int, normalize *bool, tunable b
 		if err != nil {
 			return nil, 0, err
 		}
-		var out struct {
-			Embedding        []float32 `json:"embedding"`
-			EmbeddingsByType struct {
-				Float []float32 `json:"float"`
-			} `json:"embeddingsByType"`
-			InputTextTokenCount *int64 `json:"inputTextTokenCount"`
+		var vec []float32
+		var byType []byte
+		err = b.decode(modelID, raw, func(key string, v []byte) (err error) {
+			switch key {
+			case "embedding":
+				vec, err = parseVector(v)
+			case "embeddingsByType":
+				byType = v // read only when embedding is missing
+			case "inputTextTokenCount":
+				if tokens < 0 {
+					err = json.Unmarshal(v, &tokens)
+				}
+			}
+			return err
+		})
+		if err == nil && vec == nil && byType != nil {
+			err = b.decode(modelID, byType, func(key string, v []byte) (err error) {
+				if key == "float" {
+					vec, err = parseVector(v)
+				}
+				return err
+			})
 		}
-		if err := b.decode(modelID, raw, &out); err != nil {
+		if err != nil {
 			return nil, 0, err
-		}
-		vec := out.Embedding
-		if vec == nil {
-			vec = out.EmbeddingsByType.Float
-		}
-		if tokens < 0 && out.InputTextTokenCount != nil {
-			tokens = *out.InputTextTokenCount
 		}
 		return [][]float32{vec}, max(tokens, 0), nil
 	}
@@ -229,23 +238,24 @@ func (b *Backend) cohereCall(modelID, inputType string, dims int) func(context.C
 		if err != nil {
 			return nil, 0, err
 		}
-		var out struct {
-			ResponseType string          `json:"response_type"`
-			Embeddings   json.RawMessage `json:"embeddings"`
-		}
-		if err := b.decode(modelID, raw, &out); err != nil {
-			return nil, 0, err
-		}
+		// embeddings is a list of vectors (response_type embeddings_floats) or, with
+		// embedding_types, an object of them by type (embeddings_by_type, §4.3).
 		var vecs [][]float32
-		if out.ResponseType == "embeddings_by_type" {
-			var byType struct {
-				Float [][]float32 `json:"float"`
+		err = b.decode(modelID, raw, func(key string, v []byte) (err error) {
+			if key != "embeddings" {
+				return nil
 			}
-			err = b.decode(modelID, out.Embeddings, &byType)
-			vecs = byType.Float
-		} else { // embeddings_floats
-			err = b.decode(modelID, out.Embeddings, &vecs)
-		}
+			if len(v) > 0 && v[0] == '{' {
+				return eachField(v, func(key string, v []byte) (err error) {
+					if key == "float" {
+						vecs, err = parseVectors(v)
+					}
+					return err
+				})
+			}
+			vecs, err = parseVectors(v)
+			return err
+		})
 		if err != nil {
 			return nil, 0, err
 		}
@@ -282,19 +292,30 @@ func (b *Backend) novaCall(modelID, purpose string, dims int) func(context.Conte
 		if err != nil {
 			return nil, 0, err
 		}
-		var out struct {
-			Embeddings []struct {
-				Embedding []float32 `json:"embedding"`
-			} `json:"embeddings"`
-		}
-		if err := b.decode(modelID, raw, &out); err != nil {
+		var vecs [][]float32
+		err = b.decode(modelID, raw, func(key string, v []byte) error {
+			if key != "embeddings" {
+				return nil
+			}
+			return eachElement(v, func(item []byte) error {
+				return eachField(item, func(key string, v []byte) error {
+					if key != "embedding" {
+						return nil
+					}
+					vec, err := parseVector(v)
+					vecs = append(vecs, vec)
+					return err
+				})
+			})
+		})
+		if err != nil {
 			return nil, 0, err
 		}
-		if len(out.Embeddings) != 1 {
+		if len(vecs) != 1 {
 			return nil, 0, &backend.Error{Kind: backend.KindInternal, Model: modelID, Region: b.region,
-				Message: fmt.Sprintf("Nova returned %d embeddings for one text", len(out.Embeddings))}
+				Message: fmt.Sprintf("Nova returned %d embeddings for one text", len(vecs))}
 		}
-		return [][]float32{out.Embeddings[0].Embedding}, max(tokens, 0), nil
+		return vecs, max(tokens, 0), nil
 	}
 }
 
@@ -322,8 +343,10 @@ func (b *Backend) invoke(ctx context.Context, modelID string, body any) ([]byte,
 	return raw, tokens, nil
 }
 
-func (b *Backend) decode(modelID string, raw []byte, v any) error {
-	if err := json.Unmarshal(raw, v); err != nil {
+// decode walks the fields of an embedding reply with visit (eachField), and says what broke
+// when the reply is not what the family sends.
+func (b *Backend) decode(modelID string, raw []byte, visit func(key string, value []byte) error) error {
+	if err := eachField(raw, visit); err != nil {
 		return &backend.Error{Kind: backend.KindInternal, Model: modelID, Region: b.region,
 			Message: "Bedrock's embedding response did not parse: " + err.Error(), Err: err}
 	}

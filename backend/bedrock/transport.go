@@ -3,18 +3,16 @@ package bedrock
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/smithy-go/encoding/httpbinding"
 
 	"github.com/strata-gateway/strata/backend"
@@ -37,18 +35,37 @@ const userAgent = "strata"
 // and the eventstream decoder.
 type transport struct {
 	client *http.Client
-	// base is the endpoint without a trailing slash, path prefix included.
-	base   string
+	// base is the endpoint, path prefix included.
+	base   *url.URL
 	region string
-	signer *v4.Signer
+	signer *sigv4
 	creds  aws.CredentialsProvider
 	// bearer is a Bedrock API key; when set it replaces SigV4 (§6.4).
 	bearer string
+
+	targetsMu sync.RWMutex
+	targets   map[string]*target
 }
 
-func newTransport(client *http.Client, endpoint, region string, creds aws.CredentialsProvider, bearer string) *transport {
+// target is where one operation on one model goes, computed once: the URL, the Host header and
+// SigV4's canonical URI, which escapes the escaped path once more (§1.3, §6.5).
+type target struct {
+	url          url.URL
+	host         string
+	canonicalURI string
+}
+
+// maxTargets bounds the target cache: model ids come from callers, and a caller that names a new
+// model on every call must not grow it without end.
+const maxTargets = 4096
+
+func newTransport(client *http.Client, endpoint, region string, creds aws.CredentialsProvider, bearer string) (*transport, error) {
 	if endpoint == "" {
 		endpoint = defaultEndpoint(region)
+	}
+	base, err := url.Parse(strings.TrimRight(endpoint, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %q: %w", endpoint, err)
 	}
 	if creds != nil {
 		if _, cached := creds.(*aws.CredentialsCache); !cached {
@@ -57,13 +74,52 @@ func newTransport(client *http.Client, endpoint, region string, creds aws.Creden
 		}
 	}
 	return &transport{
-		client: client,
-		base:   strings.TrimRight(endpoint, "/"),
-		region: region,
-		signer: v4.NewSigner(),
-		creds:  creds,
-		bearer: bearer,
+		client:  client,
+		base:    base,
+		region:  region,
+		signer:  &sigv4{region: region, service: signingName},
+		creds:   creds,
+		bearer:  bearer,
+		targets: map[string]*target{},
+	}, nil
+}
+
+// target returns where op on modelID goes.
+func (t *transport) target(modelID string, op operation) *target {
+	key := op.name + "\x00" + modelID
+	t.targetsMu.RLock()
+	tg, ok := t.targets[key]
+	t.targetsMu.RUnlock()
+	if ok {
+		return tg
 	}
+	// The model id is one path label with every reserved character escaped, the ':' and '/' of
+	// ARNs included, as the SDK escapes it (§1.3).
+	label := httpbinding.EscapePath(modelID, true)
+	tg = &target{url: *t.base}
+	tg.url.Path = t.base.Path + "/model/" + modelID + "/" + op.name
+	tg.url.RawPath = t.base.EscapedPath() + "/model/" + label + "/" + op.name
+	tg.host = hostForSigning(&tg.url)
+	tg.canonicalURI = httpbinding.EscapePath(tg.url.RawPath, false)
+	t.targetsMu.Lock()
+	if len(t.targets) < maxTargets {
+		t.targets[key] = tg
+	}
+	t.targetsMu.Unlock()
+	return tg
+}
+
+// hostForSigning is the Host header without the scheme's default port, as the SDK sends and signs
+// it.
+func hostForSigning(u *url.URL) string {
+	host, port := u.Hostname(), u.Port()
+	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		if strings.Contains(host, ":") {
+			return "[" + host + "]" // IPv6
+		}
+		return host
+	}
+	return u.Host
 }
 
 // defaultEndpoint is Bedrock Runtime's regional endpoint.
@@ -94,19 +150,19 @@ var (
 // The caller closes the response body.
 func (b *Backend) post(ctx context.Context, modelID string, op operation, body []byte) (*http.Response, error) {
 	t := b.transport
-	// The model id is one path label with every reserved character escaped, the ':' and '/' of
-	// ARNs included, as the SDK escapes it (§1.3).
-	label := httpbinding.EscapePath(modelID, true)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+"/model/"+label+"/"+op.name, bytes.NewReader(body))
+	tg := t.target(modelID, op)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(body))
 	if err != nil {
-		return nil, b.invalidf(modelID, fmt.Sprintf("cannot build a request for model id %q: %v", modelID, err))
+		return nil, b.internal(modelID, "build the request", err)
 	}
+	u := tg.url
+	req.URL, req.Host = &u, tg.host
 	req.Header["Content-Type"] = []string{"application/json"}
 	if op.accept != "" {
 		req.Header["Accept"] = []string{op.accept}
 	}
 	req.Header["User-Agent"] = []string{userAgent}
-	if err := t.authorize(ctx, req, body); err != nil {
+	if err := t.authorize(ctx, req, tg, body); err != nil {
 		return nil, &backend.Error{Kind: backend.KindAccessDenied, Model: modelID, Region: b.region,
 			Message: "cannot sign the request: " + rootMessage(err), Err: err}
 	}
@@ -121,8 +177,8 @@ func (b *Backend) post(ctx context.Context, modelID string, op operation, body [
 	return resp, nil
 }
 
-// authorize signs req with SigV4 over body's hash, or sets the bearer key.
-func (t *transport) authorize(ctx context.Context, req *http.Request, body []byte) error {
+// authorize signs req with SigV4, or sets the bearer key.
+func (t *transport) authorize(ctx context.Context, req *http.Request, tg *target, body []byte) error {
 	if t.bearer != "" {
 		req.Header["Authorization"] = []string{"Bearer " + t.bearer}
 		return nil
@@ -131,8 +187,13 @@ func (t *transport) authorize(ctx context.Context, req *http.Request, body []byt
 	if err != nil {
 		return fmt.Errorf("retrieve credentials: %w", err)
 	}
-	sum := sha256.Sum256(body)
-	return t.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, t.region, time.Now().UTC())
+	auth, date := t.signer.sign(signedRequest{canonicalURI: tg.canonicalURI, host: tg.host, contentType: "application/json", body: body}, creds, time.Now())
+	req.Header["Authorization"] = []string{auth}
+	req.Header["X-Amz-Date"] = []string{date}
+	if creds.SessionToken != "" {
+		req.Header["X-Amz-Security-Token"] = []string{creds.SessionToken}
+	}
+	return nil
 }
 
 // maxErrorBody bounds how much of an error response is read: Bedrock's are a line of JSON, and
