@@ -43,8 +43,8 @@ func (b *Backend) Chat(ctx context.Context, req *backend.ChatRequest) (*backend.
 	if err != nil {
 		return nil, fmt.Errorf("converse: %w", b.toError(ctx, err, req.ModelID))
 	}
-	var out converseResponse
-	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+	out, err := decodeConverse(buf.Bytes())
+	if err != nil {
 		return nil, fmt.Errorf("converse: %w", b.internal(req.ModelID, "Bedrock's reply did not parse", err))
 	}
 	chat := &backend.ChatResponse{

@@ -203,8 +203,8 @@ func BenchmarkConverseResponse(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				var out converseResponse
-				if err := json.Unmarshal(tc.body, &out); err != nil {
+				out, err := decodeConverse(tc.body)
+				if err != nil {
 					b.Fatal(err)
 				}
 				resp := &backend.ChatResponse{StopReason: backend.StopReason(out.StopReason), Usage: usageOf(out.Usage)}

@@ -1,10 +1,12 @@
 package bedrock
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -18,7 +20,8 @@ var errNotJSONObject = errors.New("not a JSON object")
 
 // eachField calls visit with the key and raw value of each field of the JSON object raw, in
 // order. Values it does not visit deeper are skipped, not validated: the body comes from Bedrock,
-// and what Strata reads from it is parsed strictly.
+// and what Strata reads from it is parsed strictly. The key shares raw's bytes and is valid only
+// during the call: a visitor that keeps it must copy it.
 func eachField(raw []byte, visit func(key string, value []byte) error) error {
 	i := skipSpace(raw, 0)
 	if i >= len(raw) || raw[i] != '{' {
@@ -36,8 +39,8 @@ func eachField(raw []byte, visit func(key string, value []byte) error) error {
 		if err != nil {
 			return err
 		}
-		var key string
-		if err := json.Unmarshal(raw[i:end], &key); err != nil {
+		key, err := fieldName(raw[i:end])
+		if err != nil {
 			return fmt.Errorf("field name at byte %d: %w", i, err)
 		}
 		i = skipSpace(raw, end)
@@ -62,6 +65,33 @@ func eachField(raw []byte, visit func(key string, value []byte) error) error {
 		i = skipSpace(raw, i+1)
 	}
 	return errors.New("the object is not closed")
+}
+
+// fieldName is a quoted field name's text, without a copy when it has no escapes (see eachField).
+func fieldName(quoted []byte) (string, error) {
+	inner := quoted[1 : len(quoted)-1]
+	if !bytes.ContainsRune(inner, '\\') {
+		if len(inner) == 0 {
+			return "", nil
+		}
+		return unsafe.String(&inner[0], len(inner)), nil
+	}
+	var key string
+	err := json.Unmarshal(quoted, &key)
+	return key, err
+}
+
+// jsonString decodes a JSON string value, copying it out of raw.
+func jsonString(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		inner := raw[1 : len(raw)-1]
+		if !bytes.ContainsAny(inner, "\\\"") && utf8.Valid(inner) {
+			return string(inner), nil
+		}
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
 }
 
 // eachElement calls visit with each raw element of the JSON array raw.

@@ -146,3 +146,28 @@ func BenchmarkTitanReplyDecode(b *testing.B) {
 		}
 	})
 }
+
+// TestDecodeConverseMatchesEncodingJSON: the reflection-free reply decoder reads what
+// encoding/json reads from the same replies, escapes and unknown members included.
+func TestDecodeConverseMatchesEncodingJSON(t *testing.T) {
+	escaped := []byte(`{"metrics":{"latencyMs":1},"output":{"message":{"content":[{"text":"line\nbreak \"quoted\" caf\u00e9 \ud83d\ude00"},{"citationsContent":{"x":[1]}}],"role":"assistant"}},"stopReason":"max_tokens","usage":{"inputTokens":3,"outputTokens":4,"totalTokens":7,"cacheReadInputTokens":5,"cacheWriteInputTokens":6}}`)
+	for name, body := range map[string][]byte{"text": benchReplyText, "toolUse": benchReplyToolUse, "reasoning": benchReplyReasoning, "escapes": escaped} {
+		var want converseResponse
+		if err := json.Unmarshal(body, &want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeConverse(body)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		want.Output.Message.Role = "assistant"
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", name, got, want)
+		}
+	}
+	for _, bad := range []string{`[]`, `{"usage":{"inputTokens":"x"}}`, `{"output":{"message":{"content":[{"text":1}]}}}`} {
+		if _, err := decodeConverse([]byte(bad)); err == nil {
+			t.Errorf("%s: accepted", bad)
+		}
+	}
+}
