@@ -14,7 +14,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -58,10 +57,6 @@ const healthService = "strata.v1.LLMService"
 // NewGRPC builds the server. Interceptors, outermost first: the call record (so the log line
 // can carry tokens and cost), logging, and panic recovery last.
 func NewGRPC(svc stratav1.LLMServiceServer, opts GRPCOptions, log *slog.Logger) *Server {
-	logOpts := []logging.Option{
-		logging.WithLogOnEvents(logging.FinishCall),
-		logging.WithFieldsFromContext(service.LogFields),
-	}
 	recoverOpts := []recovery.Option{recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in handler", "panic", p, "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
@@ -69,12 +64,12 @@ func NewGRPC(svc stratav1.LLMServiceServer, opts GRPCOptions, log *slog.Logger) 
 	serverOpts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(
 			service.RecordUnaryInterceptor,
-			logging.UnaryServerInterceptor(slogAdapter(log), logOpts...),
+			logUnary(log),
 			recovery.UnaryServerInterceptor(recoverOpts...),
 		),
 		grpc.ChainStreamInterceptor(
 			service.RecordStreamInterceptor,
-			logging.StreamServerInterceptor(slogAdapter(log), logOpts...),
+			logStream(log),
 			recovery.StreamServerInterceptor(recoverOpts...),
 		),
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgBytes),
@@ -114,13 +109,6 @@ func (s *Server) SetServing(serving bool) {
 	}
 	s.health.SetServingStatus("", st)
 	s.health.SetServingStatus(healthService, st)
-}
-
-// slogAdapter lets go-grpc-middleware's logging interceptor write through slog.
-func slogAdapter(l *slog.Logger) logging.Logger {
-	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		l.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
 }
 
 // Serve serves on ln until ctx ends, then shuts down gracefully: health goes NOT_SERVING, the

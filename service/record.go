@@ -3,7 +3,8 @@ package service
 import (
 	"context"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"log/slog"
+
 	"google.golang.org/grpc"
 )
 
@@ -29,7 +30,7 @@ func recordFrom(ctx context.Context) *callRecord {
 }
 
 // RecordUnaryInterceptor gives each unary call a record the handler fills; it must sit outside
-// the logging interceptor, whose finish line reads the record through [LogFields].
+// the call log, whose finish line reads the record through [AppendCallAttrs].
 func RecordUnaryInterceptor(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	return handler(context.WithValue(ctx, recordKey{}, &callRecord{}), req)
 }
@@ -46,16 +47,17 @@ type recordStream struct {
 
 func (s *recordStream) Context() context.Context { return s.ctx }
 
-// LogFields adds the call's record to the logging interceptor's lines (logging.WithFieldsFromContext).
-func LogFields(ctx context.Context) logging.Fields {
+// AppendCallAttrs appends the call's record to a log line's attributes, once the handler has
+// filled it; a call refused before routing adds its tag only.
+func AppendCallAttrs(attrs []slog.Attr, ctx context.Context) []slog.Attr {
 	r, ok := ctx.Value(recordKey{}).(*callRecord)
 	if !ok || !r.set {
-		return nil
+		return attrs
 	}
-	return logging.Fields{
-		"tag", r.tag, "route", r.route, "model", r.model,
-		"input_tokens", r.inputTokens, "output_tokens", r.outputTokens,
-		"cache_read_tokens", r.cacheReadTokens, "cache_write_tokens", r.cacheWriteTokens,
-		"cost_usd", r.costUSD, "attempts", r.attempts,
-	}
+	return append(attrs,
+		slog.String("tag", r.tag), slog.String("route", r.route), slog.String("model", r.model),
+		slog.Int64("input_tokens", r.inputTokens), slog.Int64("output_tokens", r.outputTokens),
+		slog.Int64("cache_read_tokens", r.cacheReadTokens), slog.Int64("cache_write_tokens", r.cacheWriteTokens),
+		slog.Float64("cost_usd", r.costUSD), slog.Int("attempts", int(r.attempts)),
+	)
 }
