@@ -527,7 +527,7 @@ func TestValidationReportsEverythingInOneError(t *testing.T) {
 
 func TestWarnings(t *testing.T) {
 	t.Parallel()
-	path := writeEnv(t, `CHAT_MODEL_MAP='{"a": {"model": "m", "top_p": "0.9", "reasoning_effort": "max"}}'`)
+	path := writeEnv(t, `CHAT_MODEL_MAP='{"a": {"model": "m", "presence_penalty": "0.9", "reasoning_effort": "max"}}'`)
 	cfg, err := Load(map[string]string{"LITELLM_REASONING_EFFORT": "hgih"}, path)
 	if err != nil {
 		t.Fatal(err)
@@ -535,7 +535,7 @@ func TestWarnings(t *testing.T) {
 	want := []string{
 		`LITELLM_REASONING_EFFORT: "hgih" is not low, medium or high, so reasoning is off`,
 		`CHAT_MODEL_MAP: entry "a": reasoning_effort "max" is not low, medium or high, so reasoning is off (set in ` + path + ")",
-		`CHAT_MODEL_MAP: entry "a": unknown field "top_p" is ignored (set in ` + path + ")",
+		`CHAT_MODEL_MAP: entry "a": unknown field "presence_penalty" is ignored (set in ` + path + ")",
 	}
 	if !slices.Equal(cfg.Warnings, want) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(cfg.Warnings, "\n"), strings.Join(want, "\n"))

@@ -32,6 +32,28 @@ type Route struct {
 	// the REASONING_BUDGET_* that ReasoningEffort implies (a Strata extension); at least 1024.
 	// It only applies when reasoning is on.
 	ReasoningBudget int
+	// TopP, when set, is the route's top_p; between 0 and 1.
+	TopP *float64
+	// TopK, when set, is the route's top_k, for the model families that take it; at least 1.
+	TopK *int
+	// Stop are the route's stop sequences.
+	Stop []string
+	// ServiceTier is Bedrock's processing tier: "priority", "default", "flex", or "" for Bedrock's.
+	ServiceTier string
+	// LatencyOptimized asks for latency-optimized inference ("performance": "optimized").
+	LatencyOptimized bool
+	// GuardrailID and GuardrailVersion name a Bedrock guardrail to apply; GuardrailTrace asks
+	// for its trace.
+	GuardrailID, GuardrailVersion string
+	GuardrailTrace                bool
+	// RequestMetadata is sent with the route's calls as Bedrock request metadata, under what the
+	// request sets.
+	RequestMetadata map[string]string
+	// AdditionalFields are sent as additionalModelRequestFields, under what the request sets.
+	AdditionalFields map[string]any
+	// JSONMode asks for a JSON object reply (RD-Agent's json_mode, or "response_format":
+	// "json_object") when the request asks for no format.
+	JSONMode bool
 }
 
 // ModelMap is CHAT_MODEL_MAP: routes by tag, in the order written. The variable holds a JSON
@@ -87,6 +109,7 @@ func (m ModelMap) LogValue() slog.Value {
 		if r.ReasoningBudget > 0 {
 			fields = append(fields, slog.Int("reasoning_budget", r.ReasoningBudget))
 		}
+		fields = appendOptionAttrs(fields, r)
 		key := r.Key
 		if key == "" {
 			key = `""` // an empty group key would be inlined by slog's handlers
@@ -97,7 +120,9 @@ func (m ModelMap) LogValue() slog.Value {
 }
 
 // entryFields are the fields an entry may have.
-var entryFields = []string{"model", "temperature", "max_tokens", "reasoning_effort", "reasoning_budget"}
+var entryFields = []string{"model", "temperature", "max_tokens", "reasoning_effort", "reasoning_budget",
+	"top_p", "top_k", "stop", "service_tier", "performance", "guardrail", "request_metadata",
+	"additional_model_request_fields", "json_mode", "response_format"}
 
 // parseModelMap decodes the map keeping the keys' order, which a Go map would lose, and returns
 // every problem and warning, each naming the entry.
@@ -215,6 +240,7 @@ func parseRoute(key string, raw json.RawMessage, defaultEffort string) (Route, [
 			}
 		}
 	}
+	parseBedrockOptions(&r, present, bad)
 	var unknown []string
 	for name := range fields {
 		if !slices.Contains(entryFields, name) {

@@ -254,3 +254,21 @@ func TestCountTokens(t *testing.T) {
 	_, err := h.client.CountTokens(t.Context(), &stratav1.ChatRequest{Model: novaMicro})
 	wantCode(t, err, codes.InvalidArgument)
 }
+
+// TestChatRouteBedrockOptions: a CHAT_MODEL_MAP entry's Bedrock options, written as RD-Agent
+// writes its map (strings), reach an emulator that validates them as Bedrock does; its json_mode
+// makes every reply on the route a JSON object.
+func TestChatRouteBedrockOptions(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, map[string]string{"CHAT_MODEL_MAP": `{"rdagent.json": {"model": "` + novaMicro + `", "json_mode": "True",
+		"top_k": "20", "stop": "###", "service_tier": "flex", "performance": "optimized",
+		"guardrail": {"id": "gr-route", "version": "3"}, "request_metadata": {"team": "rd"}}}`})
+	resp, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{Tag: "rdagent.json.summary", Messages: user("Summarize the facts about Canberra.")})
+	if err != nil {
+		t.Fatalf("Chat: %v", err)
+	}
+	if resp.GetRoute() != "rdagent.json" {
+		t.Errorf("route %q, want rdagent.json", resp.GetRoute())
+	}
+	wantSchemaValid(t, &stratav1.ResponseFormat{Type: stratav1.ResponseFormat_TYPE_JSON_OBJECT}, resp.GetText())
+}

@@ -22,6 +22,32 @@ type RouteConfig struct {
 	ReasoningEffort string
 	// ReasoningBudget, when positive, is the Claude thinking budget for this route.
 	ReasoningBudget int
+	// The route's Bedrock options, under what each request sets (see BedrockOptions).
+	TopP                          *float64
+	TopK                          *int
+	Stop                          []string
+	ServiceTier                   string
+	LatencyOptimized              bool
+	GuardrailID, GuardrailVersion string
+	GuardrailTrace                bool
+	RequestMetadata               map[string]string
+	AdditionalFields              map[string]any
+	JSONMode                      bool
+}
+
+// BedrockOptions are a route's Bedrock request options. A request's own value wins over the
+// route's; request metadata and additional fields are merged key by key, the request's winning.
+type BedrockOptions struct {
+	TopP             *float64
+	TopK             *int
+	Stop             []string
+	ServiceTier      string
+	LatencyOptimized bool
+	Guardrail        *backend.Guardrail
+	RequestMetadata  map[string]string
+	AdditionalFields map[string]any
+	// JSONMode asks for a JSON object reply when the request asks for no format.
+	JSONMode bool
 }
 
 // RouterConfig is what the router is built from: the global defaults and the tag map.
@@ -45,6 +71,7 @@ type Route struct {
 	MaxTokens       *int
 	Effort          backend.Effort
 	ReasoningBudget int
+	Bedrock         BedrockOptions
 }
 
 // DefaultRoute is the route key reported when no tag map entry matched.
@@ -95,9 +122,21 @@ func NewRouter(cat *catalog.Catalog, cfg RouterConfig) (*Router, []string, error
 			MaxTokens:       rc.MaxTokens,
 			Effort:          parseEffort(rc.ReasoningEffort),
 			ReasoningBudget: rc.ReasoningBudget,
+			Bedrock:         bedrockOptions(rc),
 		})
 	}
 	return r, warnings, errors.Join(errs...)
+}
+
+func bedrockOptions(rc RouteConfig) BedrockOptions {
+	o := BedrockOptions{
+		TopP: rc.TopP, TopK: rc.TopK, Stop: rc.Stop, ServiceTier: rc.ServiceTier, LatencyOptimized: rc.LatencyOptimized,
+		RequestMetadata: rc.RequestMetadata, AdditionalFields: rc.AdditionalFields, JSONMode: rc.JSONMode,
+	}
+	if rc.GuardrailID != "" {
+		o.Guardrail = &backend.Guardrail{ID: rc.GuardrailID, Version: rc.GuardrailVersion, Trace: rc.GuardrailTrace}
+	}
+	return o
 }
 
 // parseEffort reads RD-Agent's reasoning_effort: low, medium or high; anything else is off.

@@ -4,11 +4,13 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -92,7 +94,7 @@ func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) 
 		System:          system,
 		Messages:        msgs,
 		Temperature:     rt.Temperature,
-		TopP:            req.TopP,
+		TopP:            cmp.Or(req.TopP, rt.Bedrock.TopP),
 		Stop:            req.GetStop(),
 		Effort:          rt.Effort,
 		ReasoningBudget: rt.ReasoningBudget,
@@ -103,8 +105,11 @@ func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) 
 	if req.Temperature != nil {
 		br.Temperature = req.Temperature
 	}
-	if m := rt.Model.Model; m != nil && m.TemperatureOrTopP && req.TopP != nil && req.Temperature == nil {
-		// The model takes one of the two: the caller asked for top_p, so the configured
+	if len(br.Stop) == 0 {
+		br.Stop = rt.Bedrock.Stop
+	}
+	if m := rt.Model.Model; m != nil && m.TemperatureOrTopP && br.TopP != nil && req.Temperature == nil {
+		// The model takes one of the two: the caller (or the route) asked for top_p, so the configured
 		// temperature gives way (Bedrock refuses both: BerriAI/litellm#15070).
 		br.Temperature = nil
 	}
@@ -130,22 +135,49 @@ func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) 
 		// Without thinking (which sets both itself) the model would refuse the pair.
 		return nil, invalidArgument(fieldViolation{"top_p", m.ID + " takes temperature or top_p, not both: set one"})
 	}
+	if format == nil && rt.Bedrock.JSONMode {
+		format = &replyFormat{backend: backend.ResponseFormat{Kind: backend.FormatJSONObject}}
+	}
 	if format != nil {
 		br.Format = format.backend
 	}
+	applyBedrockOptions(br, req, rt.Bedrock)
+	return &preparedChat{route: rt, req: br, format: format}, nil
+}
+
+// applyBedrockOptions sets the request's Bedrock options over the route's.
+func applyBedrockOptions(br *backend.ChatRequest, req *stratav1.ChatRequest, route BedrockOptions) {
+	br.TopK = route.TopK
 	if req.TopK != nil {
 		k := int(*req.TopK)
 		br.TopK = &k
 	}
-	br.ServiceTier = fromServiceTier(req.GetServiceTier())
-	br.LatencyOptimized = req.GetLatencyOptimized()
+	br.ServiceTier = cmp.Or(fromServiceTier(req.GetServiceTier()), route.ServiceTier)
+	br.LatencyOptimized = req.GetLatencyOptimized() || route.LatencyOptimized
+	br.Guardrail = route.Guardrail
 	if g := req.GetGuardrail(); g != nil {
 		br.Guardrail = &backend.Guardrail{ID: g.GetId(), Version: g.GetVersion(), Trace: g.GetTrace()}
 	}
+	br.Metadata = merged(route.RequestMetadata, req.GetMetadata())
+	var fields map[string]any
 	if f := req.GetAdditionalModelRequestFields(); f != nil {
-		br.AdditionalFields = f.AsMap()
+		fields = f.AsMap()
 	}
-	return &preparedChat{route: rt, req: br, format: format}, nil
+	br.AdditionalFields = merged(route.AdditionalFields, fields)
+}
+
+// merged is base with over's keys on top; it returns one of them, unchanged, when the other is
+// empty.
+func merged[V any](base, over map[string]V) map[string]V {
+	if len(base) == 0 {
+		return over
+	}
+	if len(over) == 0 {
+		return base
+	}
+	out := maps.Clone(base)
+	maps.Copy(out, over)
+	return out
 }
 
 // upstreamContext bounds one upstream attempt by UpstreamTimeout.
