@@ -74,6 +74,8 @@ const (
 	PartToolCall
 	PartToolResult
 	PartReasoning
+	// PartCachePoint marks the end of a prompt prefix to cache; CacheTTL is its lifetime.
+	PartCachePoint
 )
 
 // Part is one content block.
@@ -91,6 +93,8 @@ type Part struct {
 	ToolResult *ToolResult
 	// Reasoning is set for PartReasoning.
 	Reasoning *Reasoning
+	// CacheTTL is a PartCachePoint's lifetime ("5m", "1h"), or "" for the provider's default.
+	CacheTTL string
 }
 
 // ToolCall is a call the model made.
@@ -131,6 +135,8 @@ type Tool struct {
 	Description string
 	// Schema is the JSON Schema of the arguments.
 	Schema map[string]any
+	// CachePoint places a prompt-cache checkpoint after this tool.
+	CachePoint bool
 }
 
 // ToolChoiceMode is how the model chooses tools.
@@ -156,8 +162,9 @@ type ChatRequest struct {
 	// ModelID is what to call: a Bedrock id, profile id or ARN.
 	ModelID string
 	// Model is the catalog's entry for ModelID; nil for a model the catalog does not know.
-	Model       *catalog.Model
-	System      []string
+	Model *catalog.Model
+	// System is the system prompt: text parts, and cache points between them.
+	System      []Part
 	Messages    []Message
 	MaxTokens   *int
 	Temperature *float64
@@ -171,6 +178,9 @@ type ChatRequest struct {
 	Metadata        map[string]string
 	// Format asks for a JSON reply; the zero value is text.
 	Format ResponseFormat
+	// AutoCache places cache points after the tools and the system prompt when they are long
+	// enough for the model to cache.
+	AutoCache bool
 	// TopK samples from the k most likely tokens, where the model family takes it.
 	TopK *int
 	// ServiceTier is the provider's processing tier (default, priority, flex); "" leaves it.

@@ -79,12 +79,15 @@ type Model struct {
 	// Profiles lists the cross-region inference profile prefixes (us, eu, apac, global) that carry it.
 	Profiles []string `json:"profiles,omitempty"`
 	// CountTokens is true where the CountTokens operation accepts the model.
-	CountTokens      bool      `json:"count_tokens,omitempty"`
-	Reasoning        Reasoning `json:"reasoning,omitempty"`
-	Tools            bool      `json:"tools,omitempty"`
-	CachePoints      bool      `json:"cache_points,omitempty"`
-	StructuredOutput bool      `json:"structured_output,omitempty"`
-	MaxStopSequences int       `json:"max_stop_sequences,omitempty"`
+	CountTokens bool      `json:"count_tokens,omitempty"`
+	Reasoning   Reasoning `json:"reasoning,omitempty"`
+	Tools       bool      `json:"tools,omitempty"`
+	CachePoints bool      `json:"cache_points,omitempty"`
+	// MinCacheTokens is the shortest prefix a cache point caches; a shorter one is ignored
+	// (Anthropic: 2,048 for Haiku, 1,024 for the others; Nova: 1,000).
+	MinCacheTokens   int  `json:"min_cache_tokens,omitempty"`
+	StructuredOutput bool `json:"structured_output,omitempty"`
+	MaxStopSequences int  `json:"max_stop_sequences,omitempty"`
 	// TemperatureOrTopP marks models that refuse temperature and top_p in one request (Claude
 	// Opus 4.1 and the 4.5 and later models).
 	TemperatureOrTopP bool       `json:"temperature_or_top_p,omitempty"`

@@ -54,6 +54,9 @@ type Route struct {
 	// JSONMode asks for a JSON object reply (RD-Agent's json_mode, or "response_format":
 	// "json_object") when the request asks for no format.
 	JSONMode bool
+	// AutoCache places prompt-cache points after the tools and the system prompt when they are
+	// long enough to cache ("cache": "auto").
+	AutoCache bool
 }
 
 // ModelMap is CHAT_MODEL_MAP: routes by tag, in the order written. The variable holds a JSON
@@ -122,7 +125,7 @@ func (m ModelMap) LogValue() slog.Value {
 // entryFields are the fields an entry may have.
 var entryFields = []string{"model", "temperature", "max_tokens", "reasoning_effort", "reasoning_budget",
 	"top_p", "top_k", "stop", "service_tier", "performance", "guardrail", "request_metadata",
-	"additional_model_request_fields", "json_mode", "response_format"}
+	"additional_model_request_fields", "json_mode", "response_format", "cache"}
 
 // parseModelMap decodes the map keeping the keys' order, which a Go map would lose, and returns
 // every problem and warning, each naming the entry.

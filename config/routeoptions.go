@@ -10,7 +10,7 @@ import (
 
 // parseBedrockOptions reads an entry's Bedrock options (issue 6): sampling (top_p, top_k, stop),
 // the service tier, latency-optimized inference, a guardrail, request metadata, raw
-// additionalModelRequestFields, and a JSON reply. Numbers and booleans may be strings, as
+// additionalModelRequestFields, a JSON reply, and automatic prompt caching. Numbers and booleans may be strings, as
 // RD-Agent writes its map.
 func parseBedrockOptions(r *Route, present func(string) (json.RawMessage, bool), bad func(string, ...any)) {
 	if v, ok := present("top_p"); ok {
@@ -99,6 +99,17 @@ func parseBedrockOptions(r *Route, present func(string) (json.RawMessage, bool),
 		}
 		r.JSONMode = b
 	}
+	if v, ok := present("cache"); ok {
+		var c string
+		_ = json.Unmarshal(v, &c)
+		switch strings.ToLower(strings.TrimSpace(c)) {
+		case "auto":
+			r.AutoCache = true
+		case "none", "off":
+		default:
+			bad("cache %s is not auto or none", v)
+		}
+	}
 	if v, ok := present("response_format"); ok {
 		var f string
 		_ = json.Unmarshal(v, &f)
@@ -154,6 +165,9 @@ func appendOptionAttrs(fields []slog.Attr, r Route) []slog.Attr {
 	}
 	if r.JSONMode {
 		fields = append(fields, slog.Bool("json_mode", true))
+	}
+	if r.AutoCache {
+		fields = append(fields, slog.String("cache", "auto"))
 	}
 	return fields
 }

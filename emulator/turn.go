@@ -164,11 +164,8 @@ func (p *promptCache) lookup(key [32]byte, ttl time.Duration, now time.Time) boo
 
 // minCacheTokens is the shortest prefix a cache point caches; shorter ones are silently ignored.
 func minCacheTokens(m *catalog.Model) int {
-	switch {
-	case m.Family == catalog.FamilyClaude && strings.Contains(m.ID, "haiku"):
-		return 2048
-	case m.Family == catalog.FamilyNova:
-		return 1000
+	if m.MinCacheTokens > 0 {
+		return m.MinCacheTokens
 	}
 	return 1024
 }

@@ -199,6 +199,12 @@ func TestChatBedrockOptions(t *testing.T) {
 		{"top_k below 1", func(r *stratav1.ChatRequest) { r.TopK = ptr[int32](0) }, "top_k"},
 		{"guardrail without a version", func(r *stratav1.ChatRequest) { r.Guardrail.Version = "" }, "guardrail"},
 		{"unknown tier", func(r *stratav1.ChatRequest) { r.ServiceTier = 9 }, "service_tier"},
+		{"a message of only a cache point", func(r *stratav1.ChatRequest) {
+			r.Messages = append(r.Messages, &stratav1.Message{Role: stratav1.Role_ROLE_USER, Parts: []*stratav1.Part{{Kind: &stratav1.Part_CachePoint{CachePoint: &stratav1.CachePoint{}}}}})
+		}, "messages[1]"},
+		{"a cache point TTL Bedrock has not", func(r *stratav1.ChatRequest) {
+			r.Messages[0].Parts = []*stratav1.Part{{Kind: &stratav1.Part_CachePoint{CachePoint: &stratav1.CachePoint{Ttl: "1d"}}}}
+		}, "messages[0].parts[0].cache_point.ttl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -271,4 +277,56 @@ func TestChatRouteBedrockOptions(t *testing.T) {
 		t.Errorf("route %q, want rdagent.json", resp.GetRoute())
 	}
 	wantSchemaValid(t, &stratav1.ResponseFormat{Type: stratav1.ResponseFormat_TYPE_JSON_OBJECT}, resp.GetText())
+}
+
+// TestChatPromptCache: a long system prompt marked with a cache point is written to Bedrock's
+// prompt cache by the first call and read by the next, both reported in usage and priced at their
+// own rates; a route with "cache": "auto" gets the same without marking anything; a model without
+// prompt caching gets the call, without the cache point, and a warning.
+func TestChatPromptCache(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("You are a careful research assistant who checks every figure twice. ", 120) // ~2,000 tokens
+	h := startStrata(t, map[string]string{"CHAT_MODEL_MAP": `{"auto": {"model": "` + claudeSonnet + `", "cache": "auto"}}`})
+	marked := func(model, question string) *stratav1.ChatRequest {
+		return &stratav1.ChatRequest{Model: model, Messages: []*stratav1.Message{
+			{Role: stratav1.Role_ROLE_SYSTEM, Parts: []*stratav1.Part{{Kind: &stratav1.Part_Text{Text: long}}, {Kind: &stratav1.Part_CachePoint{CachePoint: &stratav1.CachePoint{}}}}},
+			{Role: stratav1.Role_ROLE_USER, Text: question},
+		}}
+	}
+	auto := func(question string) *stratav1.ChatRequest {
+		return &stratav1.ChatRequest{Tag: "auto", Messages: []*stratav1.Message{{Role: stratav1.Role_ROLE_SYSTEM, Text: long + " (auto)"}, {Role: stratav1.Role_ROLE_USER, Text: question}}}
+	}
+	for name, req := range map[string]func(string) *stratav1.ChatRequest{
+		"marked": func(q string) *stratav1.ChatRequest { return marked(claudeSonnet, q) },
+		"auto":   auto,
+	} {
+		first, err := h.client.Chat(t.Context(), req("What is 2 + 2?"))
+		if err != nil {
+			t.Fatalf("%s: first Chat: %v", name, err)
+		}
+		second, err := h.client.Chat(t.Context(), req("And 3 + 3?"))
+		if err != nil {
+			t.Fatalf("%s: second Chat: %v", name, err)
+		}
+		if w := first.GetUsage().GetCacheWriteTokens(); w < 1024 || first.GetUsage().GetCacheReadTokens() != 0 {
+			t.Errorf("%s: first call usage %v, want the prefix written to the cache", name, first.GetUsage())
+		}
+		if r := second.GetUsage().GetCacheReadTokens(); r != first.GetUsage().GetCacheWriteTokens() || second.GetUsage().GetCacheWriteTokens() != 0 {
+			t.Errorf("%s: second call usage %v, want the %d cached tokens read", name, second.GetUsage(), first.GetUsage().GetCacheWriteTokens())
+		}
+		wantCost(t, claudeSonnet, first.GetUsage(), first.GetCostUsd())
+		wantCost(t, claudeSonnet, second.GetUsage(), second.GetCostUsd())
+		if second.GetCostUsd() >= first.GetCostUsd() {
+			t.Errorf("%s: a cache read cost %v, the write %v: reading should be cheaper", name, second.GetCostUsd(), first.GetCostUsd())
+		}
+	}
+
+	llama := "us.meta.llama3-3-70b-instruct-v1:0"
+	resp, err := h.client.Chat(t.Context(), marked(llama, "What is 2 + 2?"))
+	if err != nil {
+		t.Fatalf("Chat on a model without caching: %v", err)
+	}
+	if w := strings.Join(resp.GetWarnings(), "; "); !strings.Contains(w, "has no prompt caching") {
+		t.Errorf("warnings %q, want the dropped cache point said", w)
+	}
 }

@@ -31,13 +31,13 @@ var documentFormats = map[stratav1.DocumentFormat]string{
 // toBackendConversation splits a validated conversation into Bedrock's shape: system messages
 // become the system prompt; tool messages become user turns; adjacent turns of one role merge,
 // since Bedrock requires user and assistant to alternate.
-func toBackendConversation(msgs []*stratav1.Message) (system []string, out []backend.Message) {
+func toBackendConversation(msgs []*stratav1.Message) (system []backend.Part, out []backend.Message) {
 	for _, m := range msgs {
 		parts := toBackendParts(m)
 		if m.GetRole() == stratav1.Role_ROLE_SYSTEM {
 			for _, p := range parts {
-				if p.Kind == backend.PartText {
-					system = append(system, p.Text)
+				if p.Kind == backend.PartText || p.Kind == backend.PartCachePoint {
+					system = append(system, p)
 				}
 			}
 			continue
@@ -78,6 +78,8 @@ func toBackendParts(m *stratav1.Message) []backend.Part {
 		case *stratav1.Part_Reasoning:
 			r := k.Reasoning
 			parts = append(parts, backend.Part{Kind: backend.PartReasoning, Reasoning: &backend.Reasoning{Text: r.GetText(), Signature: r.GetSignature(), Redacted: r.GetRedacted()}})
+		case *stratav1.Part_CachePoint:
+			parts = append(parts, backend.Part{Kind: backend.PartCachePoint, CacheTTL: k.CachePoint.GetTtl()})
 		}
 	}
 	return parts
@@ -86,7 +88,7 @@ func toBackendParts(m *stratav1.Message) []backend.Part {
 func toBackendTools(tools []*stratav1.Tool) []backend.Tool {
 	out := make([]backend.Tool, 0, len(tools))
 	for _, t := range tools {
-		out = append(out, backend.Tool{Name: t.GetName(), Description: t.GetDescription(), Schema: t.GetInputSchema().AsMap()})
+		out = append(out, backend.Tool{Name: t.GetName(), Description: t.GetDescription(), Schema: t.GetInputSchema().AsMap(), CachePoint: t.GetCachePoint()})
 	}
 	return out
 }

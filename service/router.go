@@ -33,6 +33,7 @@ type RouteConfig struct {
 	RequestMetadata               map[string]string
 	AdditionalFields              map[string]any
 	JSONMode                      bool
+	AutoCache                     bool
 }
 
 // BedrockOptions are a route's Bedrock request options. A request's own value wins over the
@@ -48,6 +49,8 @@ type BedrockOptions struct {
 	AdditionalFields map[string]any
 	// JSONMode asks for a JSON object reply when the request asks for no format.
 	JSONMode bool
+	// AutoCache places prompt-cache points where they pay (backend.ChatRequest.AutoCache).
+	AutoCache bool
 }
 
 // RouterConfig is what the router is built from: the global defaults and the tag map.
@@ -132,6 +135,7 @@ func bedrockOptions(rc RouteConfig) BedrockOptions {
 	o := BedrockOptions{
 		TopP: rc.TopP, TopK: rc.TopK, Stop: rc.Stop, ServiceTier: rc.ServiceTier, LatencyOptimized: rc.LatencyOptimized,
 		RequestMetadata: rc.RequestMetadata, AdditionalFields: rc.AdditionalFields, JSONMode: rc.JSONMode,
+		AutoCache: rc.AutoCache,
 	}
 	if rc.GuardrailID != "" {
 		o.Guardrail = &backend.Guardrail{ID: rc.GuardrailID, Version: rc.GuardrailVersion, Trace: rc.GuardrailTrace}

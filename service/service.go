@@ -154,6 +154,7 @@ func applyBedrockOptions(br *backend.ChatRequest, req *stratav1.ChatRequest, rou
 	}
 	br.ServiceTier = cmp.Or(fromServiceTier(req.GetServiceTier()), route.ServiceTier)
 	br.LatencyOptimized = req.GetLatencyOptimized() || route.LatencyOptimized
+	br.AutoCache = route.AutoCache
 	br.Guardrail = route.Guardrail
 	if g := req.GetGuardrail(); g != nil {
 		br.Guardrail = &backend.Guardrail{ID: g.GetId(), Version: g.GetVersion(), Trace: g.GetTrace()}

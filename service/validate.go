@@ -45,6 +45,8 @@ func validateChat(req *stratav1.ChatRequest, model *catalog.Model) error {
 		switch {
 		case m.GetText() == "" && len(m.GetParts()) == 0:
 			add(at, "has no content: set text or parts")
+		case m.GetText() == "" && onlyCachePoints(m.GetParts()):
+			add(at, "has only cache points: a cache point marks the end of content before it")
 		case m.GetText() != "" && strings.TrimSpace(m.GetText()) == "":
 			add(at+".text", "must not be blank")
 		}
@@ -172,6 +174,10 @@ func validatePart(at string, role stratav1.Role, p *stratav1.Part, add func(fiel
 		if k.ToolResult.GetId() == "" {
 			add(at+".tool_result.id", "must name the tool call it answers")
 		}
+	case *stratav1.Part_CachePoint:
+		if ttl := k.CachePoint.GetTtl(); ttl != "" && ttl != "5m" && ttl != "1h" {
+			add(at+".cache_point.ttl", `must be "5m" or "1h", got %q`, ttl)
+		}
 	case *stratav1.Part_Reasoning:
 		if role != stratav1.Role_ROLE_ASSISTANT {
 			add(at+".reasoning", "belongs in an assistant message")
@@ -236,4 +242,14 @@ func validateEmbed(req *stratav1.EmbedRequest, model *catalog.Model) error {
 		return invalidArgument(v...)
 	}
 	return nil
+}
+
+// onlyCachePoints reports parts that are all cache points.
+func onlyCachePoints(parts []*stratav1.Part) bool {
+	for _, p := range parts {
+		if p.GetCachePoint() == nil {
+			return false
+		}
+	}
+	return true
 }

@@ -74,11 +74,15 @@ func (b *Backend) converseParams(req *backend.ChatRequest) (*converseParams, err
 	}
 	m := b.resolveModel(req.ModelID, req.Model)
 	p := &converseParams{modelID: req.ModelID}
-	for _, s := range req.System {
-		if strings.TrimSpace(s) == "" {
-			continue // Bedrock refuses a blank system block; an empty instruction says nothing
+	for i := range req.System {
+		part := &req.System[i]
+		switch {
+		case part.Kind == backend.PartCachePoint:
+			p.body.System = append(p.body.System, wireSystemBlock{CachePoint: cachePoint(part.CacheTTL)})
+		case part.Kind == backend.PartText && strings.TrimSpace(part.Text) != "":
+			// Bedrock refuses a blank system block; an empty instruction says nothing.
+			p.body.System = append(p.body.System, wireSystemBlock{Text: &part.Text})
 		}
-		p.body.System = append(p.body.System, wireSystemBlock{Text: s})
 	}
 	hasToolBlocks := false
 	docs := 0
@@ -115,6 +119,7 @@ func (b *Backend) converseParams(req *backend.ChatRequest) (*converseParams, err
 		return nil, err
 	}
 	b.requestOptions(req, m, p)
+	b.promptCache(req, m, p)
 	if m != nil && m.TemperatureOrTopP && inf.temperature != nil && inf.topP != nil {
 		// These Claude models refuse both in one request (BerriAI/litellm#15070): keep the temperature.
 		inf.topP = nil
@@ -175,6 +180,8 @@ func contentBlock(part *backend.Part, docs *int) (wireBlock, error) {
 			block.Status = "error"
 		}
 		return wireBlock{ToolResult: block}, nil
+	case backend.PartCachePoint:
+		return wireBlock{CachePoint: cachePoint(part.CacheTTL)}, nil
 	case backend.PartReasoning:
 		r := part.Reasoning
 		if r == nil {
@@ -212,9 +219,12 @@ func (b *Backend) toolConfig(req *backend.ChatRequest, p *converseParams, hasToo
 		if t.Schema == nil {
 			schema = noArguments{Type: "object"}
 		}
-		tc.Tools = append(tc.Tools, wireTool{ToolSpec: wireToolSpec{
+		tc.Tools = append(tc.Tools, wireTool{ToolSpec: &wireToolSpec{
 			Name: t.Name, Description: t.Description, InputSchema: wireInputSchema{JSON: schema},
 		}})
+		if t.CachePoint {
+			tc.Tools = append(tc.Tools, wireTool{CachePoint: cachePoint("")})
+		}
 	}
 	switch req.ToolChoice.Mode {
 	case backend.ToolChoiceAuto:

@@ -85,7 +85,7 @@ func benchRequests(b testing.TB) []struct {
 	short := &backend.ChatRequest{
 		ModelID:     "us.amazon.nova-micro-v1:0",
 		Model:       model("us.amazon.nova-micro-v1:0"),
-		System:      []string{"You are a concise assistant. Answer in one or two sentences."},
+		System:      system("You are a concise assistant. Answer in one or two sentences."),
 		Messages:    []backend.Message{userText("What is the capital of Australia, and why was it chosen over Sydney?")},
 		MaxTokens:   ptr(512),
 		Temperature: ptr(0.2),
@@ -96,7 +96,7 @@ func benchRequests(b testing.TB) []struct {
 	tools := &backend.ChatRequest{
 		ModelID:   "anthropic.claude-haiku-4-5-20251001-v1:0",
 		Model:     model("anthropic.claude-haiku-4-5-20251001-v1:0"),
-		System:    []string{"You help travellers plan their day. Use the tools when you need facts."},
+		System:    system("You help travellers plan their day. Use the tools when you need facts."),
 		MaxTokens: ptr(1024),
 		Tools:     benchTools,
 		Messages: []backend.Message{
@@ -259,7 +259,7 @@ func BenchmarkChatInMemory(b *testing.B) {
 func sdkConverseInput(req *backend.ChatRequest) *bedrockruntime.ConverseInput {
 	in := &bedrockruntime.ConverseInput{ModelId: aws.String(req.ModelID), RequestMetadata: req.Metadata}
 	for _, s := range req.System {
-		in.System = append(in.System, &types.SystemContentBlockMemberText{Value: s})
+		in.System = append(in.System, &types.SystemContentBlockMemberText{Value: s.Text})
 	}
 	for _, m := range req.Messages {
 		msg := types.Message{Role: types.ConversationRole(m.Role)}

@@ -2,6 +2,7 @@ package bedrock
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -47,7 +48,7 @@ func TestChatText(t *testing.T) {
 	}{
 		{"nova", backend.ChatRequest{ModelID: novaMicro, Messages: []backend.Message{userText("say hello")}}, backend.StopEndTurn},
 		{"claude with system, inference and metadata", backend.ChatRequest{
-			ModelID: claudeHaiku, System: []string{"Be brief.", " "}, Messages: []backend.Message{userText("say hello")},
+			ModelID: claudeHaiku, System: system("Be brief.", " "), Messages: []backend.Message{userText("say hello")},
 			MaxTokens: ptr(200), Temperature: ptr(0.2), Stop: []string{"\n\nHuman:"},
 			Metadata: map[string]string{"tenant": "t1"},
 		}, backend.StopEndTurn},
@@ -542,6 +543,96 @@ func TestRequestOptionsOnTheWire(t *testing.T) {
 			if !reflect.DeepEqual(body, want) {
 				got, _ := json.Marshal(body)
 				t.Errorf("body members %s\nwant %s", got, tt.want)
+			}
+			if w := strings.Join(resp.Warnings, "; "); !strings.Contains(w, tt.wantWarning) || (tt.wantWarning == "") != (w == "") {
+				t.Errorf("warnings %q, want %q", w, tt.wantWarning)
+			}
+		})
+	}
+}
+
+// TestPromptCacheOnTheWire: cache points travel as Bedrock's cachePoint blocks in tools, system
+// and messages; a model without prompt caching gets none (with a warning), a request gets at most
+// four (the last ones), and "auto" adds them where the prefix is long enough to cache.
+func TestPromptCacheOnTheWire(t *testing.T) {
+	be := newHarness(t, nil).b
+	wire := &capturingTransport{cannedTransport: cannedTransport{body: benchReplyText}}
+	be.transport.client = &http.Client{Transport: wire}
+	point := backend.Part{Kind: backend.PartCachePoint}
+	long := strings.Repeat("You are a careful research assistant. ", 150) // ~1,400 tokens
+	cached := func(texts ...string) []backend.Part { return append(system(texts...), point) }
+	tests := []struct {
+		name        string
+		req         backend.ChatRequest
+		want        string // where the cache points are: t(ools), s(ystem), m(essage index)
+		wantWarning string
+	}{
+		{name: "explicit, on claude", want: "t s m0",
+			req: backend.ChatRequest{ModelID: claudeOpus41, System: cached("be brief"),
+				Tools:    []backend.Tool{{Name: "get_weather", CachePoint: true}},
+				Messages: []backend.Message{{Role: backend.RoleUser, Parts: []backend.Part{{Kind: backend.PartText, Text: "hi"}, point}}}}},
+		{name: "a model without caching", want: "", wantWarning: "2 cache points dropped: meta.llama3-1-8b-instruct-v1:0 has no prompt caching",
+			req: backend.ChatRequest{ModelID: "meta.llama3-1-8b-instruct-v1:0", System: cached("be brief"),
+				Messages: []backend.Message{{Role: backend.RoleUser, Parts: []backend.Part{{Kind: backend.PartText, Text: "hi"}, point}}}}},
+		{name: "more than four", want: "m0 m0 m0 m0", wantWarning: "1 cache points dropped: Bedrock takes at most 4",
+			req: backend.ChatRequest{ModelID: claudeOpus41, System: cached("be brief"),
+				Messages: []backend.Message{{Role: backend.RoleUser, Parts: []backend.Part{
+					{Kind: backend.PartText, Text: "a"}, point, {Kind: backend.PartText, Text: "b"}, point,
+					{Kind: backend.PartText, Text: "c"}, point, {Kind: backend.PartText, Text: "d"}, point}}}}},
+		{name: "auto after a long system prompt", want: "s",
+			req: backend.ChatRequest{ModelID: claudeOpus41, AutoCache: true, System: system(long), Messages: []backend.Message{userText("hi")}}},
+		{name: "auto, a system prompt too short to cache", want: "",
+			req: backend.ChatRequest{ModelID: claudeOpus41, AutoCache: true, System: system("be brief"), Messages: []backend.Message{userText("hi")}}},
+		{name: "auto on a model without caching", want: "",
+			req: backend.ChatRequest{ModelID: "meta.llama3-1-8b-instruct-v1:0", AutoCache: true, System: system(long), Messages: []backend.Message{userText("hi")}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := be.Chat(callCtx(t), &tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body struct {
+				ToolConfig struct {
+					Tools []map[string]json.RawMessage `json:"tools"`
+				} `json:"toolConfig"`
+				System   []map[string]json.RawMessage `json:"system"`
+				Messages []struct {
+					Content []map[string]json.RawMessage `json:"content"`
+				} `json:"messages"`
+			}
+			if err := json.Unmarshal(wire.body, &body); err != nil {
+				t.Fatal(err)
+			}
+			var where []string
+			isPoint := func(b map[string]json.RawMessage) bool {
+				if raw, ok := b["cachePoint"]; ok {
+					if string(raw) != `{"type":"default"}` {
+						t.Errorf("cache point sent as %s", raw)
+					}
+					return true
+				}
+				return false
+			}
+			for _, b := range body.ToolConfig.Tools {
+				if isPoint(b) {
+					where = append(where, "t")
+				}
+			}
+			for _, b := range body.System {
+				if isPoint(b) {
+					where = append(where, "s")
+				}
+			}
+			for i, m := range body.Messages {
+				for _, b := range m.Content {
+					if isPoint(b) {
+						where = append(where, fmt.Sprintf("m%d", i))
+					}
+				}
+			}
+			if got := strings.Join(where, " "); got != tt.want {
+				t.Errorf("cache points at %q, want %q", got, tt.want)
 			}
 			if w := strings.Join(resp.Warnings, "; "); !strings.Contains(w, tt.wantWarning) || (tt.wantWarning == "") != (w == "") {
 				t.Errorf("warnings %q, want %q", w, tt.wantWarning)

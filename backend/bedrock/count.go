@@ -82,7 +82,9 @@ const charsPerToken = 4
 func estimateTokens(p *converseParams) int64 {
 	chars := 0
 	for _, s := range p.body.System {
-		chars += utf8.RuneCountInString(s.Text)
+		if s.Text != nil {
+			chars += utf8.RuneCountInString(*s.Text)
+		}
 	}
 	if p.body.ToolConfig != nil {
 		raw, _ := json.Marshal(p.body.ToolConfig) // built from decoded JSON: always encodes

@@ -59,7 +59,7 @@ func (b *Backend) responseFormat(req *backend.ChatRequest, m *catalog.Model, p *
 		p.body.OutputConfig = oc
 	case m != nil && m.Tools && !p.reasoning && len(req.Tools) == 0 && p.body.ToolConfig == nil:
 		p.body.ToolConfig = &wireToolConfig{
-			Tools: []wireTool{{ToolSpec: wireToolSpec{
+			Tools: []wireTool{{ToolSpec: &wireToolSpec{
 				Name:        name,
 				Description: "Give your reply as this tool's input, which is the reply's JSON object.",
 				InputSchema: wireInputSchema{JSON: schema},
@@ -73,7 +73,7 @@ func (b *Backend) responseFormat(req *backend.ChatRequest, m *catalog.Model, p *
 		if f.Kind == backend.FormatJSONSchema {
 			instruction = "Reply with only a JSON object that matches this JSON Schema: no code fences, no text before or after it.\n" + string(raw)
 		}
-		p.body.System = append(p.body.System, wireSystemBlock{Text: instruction})
+		p.body.System = append(p.body.System, wireSystemBlock{Text: &instruction})
 		why := "has no native structured output and reasons, which rules out a forced tool call"
 		switch {
 		case len(req.Tools) > 0:

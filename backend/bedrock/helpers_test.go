@@ -138,6 +138,15 @@ func callCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// system is a system prompt of text parts.
+func system(texts ...string) []backend.Part {
+	parts := make([]backend.Part, len(texts))
+	for i, t := range texts {
+		parts[i] = backend.Part{Kind: backend.PartText, Text: t}
+	}
+	return parts
+}
+
 func userText(text string) backend.Message {
 	return backend.Message{Role: backend.RoleUser, Parts: []backend.Part{{Kind: backend.PartText, Text: text}}}
 }

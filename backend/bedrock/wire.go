@@ -66,8 +66,16 @@ type wireMessage struct {
 	Content []wireBlock `json:"content"`
 }
 
+// wireSystemBlock is a system block: a text, or a cache point (§2.2).
 type wireSystemBlock struct {
-	Text string `json:"text"`
+	Text       *string         `json:"text,omitempty"`
+	CachePoint *wireCachePoint `json:"cachePoint,omitempty"`
+}
+
+// wireCachePoint is {"type": "default"}, with a TTL where the model offers a choice.
+type wireCachePoint struct {
+	Type string `json:"type"`
+	TTL  string `json:"ttl,omitempty"`
 }
 
 // wireBlock is a content block (§2.2): exactly one member is set.
@@ -78,6 +86,7 @@ type wireBlock struct {
 	ToolUse          *wireToolUse    `json:"toolUse,omitempty"`
 	ToolResult       *wireToolResult `json:"toolResult,omitempty"`
 	ReasoningContent *wireReasoning  `json:"reasoningContent,omitempty"`
+	CachePoint       *wireCachePoint `json:"cachePoint,omitempty"`
 }
 
 type wireImage struct {
@@ -139,8 +148,10 @@ type wireToolConfig struct {
 	ToolChoice *wireToolChoice `json:"toolChoice,omitempty"`
 }
 
+// wireTool is a tool list entry: a tool, or a cache point after the tools before it.
 type wireTool struct {
-	ToolSpec wireToolSpec `json:"toolSpec"`
+	ToolSpec   *wireToolSpec   `json:"toolSpec,omitempty"`
+	CachePoint *wireCachePoint `json:"cachePoint,omitempty"`
 }
 
 type wireToolSpec struct {

@@ -588,7 +588,7 @@ func (x ToolChoice_Mode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ToolChoice_Mode.Descriptor instead.
 func (ToolChoice_Mode) EnumDescriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{9, 0}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{10, 0}
 }
 
 // Type is the kind of reply.
@@ -645,7 +645,7 @@ func (x ResponseFormat_Type) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ResponseFormat_Type.Descriptor instead.
 func (ResponseFormat_Type) EnumDescriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{12, 0}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{13, 0}
 }
 
 // CountTokensResponse is a request's input token count.
@@ -798,6 +798,7 @@ type Part struct {
 	//	*Part_ToolCall
 	//	*Part_ToolResult
 	//	*Part_Reasoning
+	//	*Part_CachePoint
 	Kind          isPart_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -894,6 +895,15 @@ func (x *Part) GetReasoning() *Reasoning {
 	return nil
 }
 
+func (x *Part) GetCachePoint() *CachePoint {
+	if x != nil {
+		if x, ok := x.Kind.(*Part_CachePoint); ok {
+			return x.CachePoint
+		}
+	}
+	return nil
+}
+
 type isPart_Kind interface {
 	isPart_Kind()
 }
@@ -928,6 +938,14 @@ type Part_Reasoning struct {
 	Reasoning *Reasoning `protobuf:"bytes,6,opt,name=reasoning,proto3,oneof"`
 }
 
+type Part_CachePoint struct {
+	// cache_point marks the end of a prompt prefix for Bedrock to cache: later calls that start
+	// with the same prefix read it at the cache-read price instead of processing it again. In a
+	// system message it caches the tools and system prompt; in a conversation message, everything
+	// up to it. Dropped, with a warning, for models without prompt caching.
+	CachePoint *CachePoint `protobuf:"bytes,7,opt,name=cache_point,json=cachePoint,proto3,oneof"`
+}
+
 func (*Part_Text) isPart_Kind() {}
 
 func (*Part_Image) isPart_Kind() {}
@@ -939,6 +957,54 @@ func (*Part_ToolCall) isPart_Kind() {}
 func (*Part_ToolResult) isPart_Kind() {}
 
 func (*Part_Reasoning) isPart_Kind() {}
+
+func (*Part_CachePoint) isPart_Kind() {}
+
+// CachePoint is a prompt-cache checkpoint.
+type CachePoint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// ttl is how long the cached prefix lives: "5m" (the default) or "1h", where the model offers it.
+	Ttl           string `protobuf:"bytes,1,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CachePoint) Reset() {
+	*x = CachePoint{}
+	mi := &file_strata_v1_llm_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CachePoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CachePoint) ProtoMessage() {}
+
+func (x *CachePoint) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_v1_llm_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CachePoint.ProtoReflect.Descriptor instead.
+func (*CachePoint) Descriptor() ([]byte, []int) {
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CachePoint) GetTtl() string {
+	if x != nil {
+		return x.Ttl
+	}
+	return ""
+}
 
 // Image is an image given as bytes.
 type Image struct {
@@ -953,7 +1019,7 @@ type Image struct {
 
 func (x *Image) Reset() {
 	*x = Image{}
-	mi := &file_strata_v1_llm_proto_msgTypes[3]
+	mi := &file_strata_v1_llm_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -965,7 +1031,7 @@ func (x *Image) String() string {
 func (*Image) ProtoMessage() {}
 
 func (x *Image) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[3]
+	mi := &file_strata_v1_llm_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -978,7 +1044,7 @@ func (x *Image) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Image.ProtoReflect.Descriptor instead.
 func (*Image) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{3}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Image) GetData() []byte {
@@ -1011,7 +1077,7 @@ type Document struct {
 
 func (x *Document) Reset() {
 	*x = Document{}
-	mi := &file_strata_v1_llm_proto_msgTypes[4]
+	mi := &file_strata_v1_llm_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1089,7 @@ func (x *Document) String() string {
 func (*Document) ProtoMessage() {}
 
 func (x *Document) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[4]
+	mi := &file_strata_v1_llm_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1102,7 @@ func (x *Document) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Document.ProtoReflect.Descriptor instead.
 func (*Document) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{4}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Document) GetData() []byte {
@@ -1075,7 +1141,7 @@ type ToolCall struct {
 
 func (x *ToolCall) Reset() {
 	*x = ToolCall{}
-	mi := &file_strata_v1_llm_proto_msgTypes[5]
+	mi := &file_strata_v1_llm_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1153,7 @@ func (x *ToolCall) String() string {
 func (*ToolCall) ProtoMessage() {}
 
 func (x *ToolCall) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[5]
+	mi := &file_strata_v1_llm_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1166,7 @@ func (x *ToolCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCall.ProtoReflect.Descriptor instead.
 func (*ToolCall) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{5}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ToolCall) GetId() string {
@@ -1139,7 +1205,7 @@ type ToolResult struct {
 
 func (x *ToolResult) Reset() {
 	*x = ToolResult{}
-	mi := &file_strata_v1_llm_proto_msgTypes[6]
+	mi := &file_strata_v1_llm_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1217,7 @@ func (x *ToolResult) String() string {
 func (*ToolResult) ProtoMessage() {}
 
 func (x *ToolResult) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[6]
+	mi := &file_strata_v1_llm_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1230,7 @@ func (x *ToolResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolResult.ProtoReflect.Descriptor instead.
 func (*ToolResult) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{6}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ToolResult) GetId() string {
@@ -1203,7 +1269,7 @@ type Reasoning struct {
 
 func (x *Reasoning) Reset() {
 	*x = Reasoning{}
-	mi := &file_strata_v1_llm_proto_msgTypes[7]
+	mi := &file_strata_v1_llm_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1281,7 @@ func (x *Reasoning) String() string {
 func (*Reasoning) ProtoMessage() {}
 
 func (x *Reasoning) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[7]
+	mi := &file_strata_v1_llm_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1294,7 @@ func (x *Reasoning) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reasoning.ProtoReflect.Descriptor instead.
 func (*Reasoning) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{7}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Reasoning) GetText() string {
@@ -1260,14 +1326,17 @@ type Tool struct {
 	// description tells the model what the tool does and when to call it.
 	Description string `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
 	// input_schema is the JSON Schema of the tool's arguments, an object schema.
-	InputSchema   *structpb.Struct `protobuf:"bytes,3,opt,name=input_schema,json=inputSchema,proto3" json:"input_schema,omitempty"`
+	InputSchema *structpb.Struct `protobuf:"bytes,3,opt,name=input_schema,json=inputSchema,proto3" json:"input_schema,omitempty"`
+	// cache_point places a prompt-cache checkpoint after this tool: the tool list up to it is
+	// cached (see Part.cache_point).
+	CachePoint    bool `protobuf:"varint,4,opt,name=cache_point,json=cachePoint,proto3" json:"cache_point,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Tool) Reset() {
 	*x = Tool{}
-	mi := &file_strata_v1_llm_proto_msgTypes[8]
+	mi := &file_strata_v1_llm_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1348,7 @@ func (x *Tool) String() string {
 func (*Tool) ProtoMessage() {}
 
 func (x *Tool) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[8]
+	mi := &file_strata_v1_llm_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1361,7 @@ func (x *Tool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tool.ProtoReflect.Descriptor instead.
 func (*Tool) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{8}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Tool) GetName() string {
@@ -1316,6 +1385,13 @@ func (x *Tool) GetInputSchema() *structpb.Struct {
 	return nil
 }
 
+func (x *Tool) GetCachePoint() bool {
+	if x != nil {
+		return x.CachePoint
+	}
+	return false
+}
+
 // ToolChoice says whether and which tool the model must call.
 type ToolChoice struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1329,7 +1405,7 @@ type ToolChoice struct {
 
 func (x *ToolChoice) Reset() {
 	*x = ToolChoice{}
-	mi := &file_strata_v1_llm_proto_msgTypes[9]
+	mi := &file_strata_v1_llm_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1341,7 +1417,7 @@ func (x *ToolChoice) String() string {
 func (*ToolChoice) ProtoMessage() {}
 
 func (x *ToolChoice) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[9]
+	mi := &file_strata_v1_llm_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1354,7 +1430,7 @@ func (x *ToolChoice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolChoice.ProtoReflect.Descriptor instead.
 func (*ToolChoice) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{9}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ToolChoice) GetMode() ToolChoice_Mode {
@@ -1425,7 +1501,7 @@ type ChatRequest struct {
 
 func (x *ChatRequest) Reset() {
 	*x = ChatRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[10]
+	mi := &file_strata_v1_llm_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1437,7 +1513,7 @@ func (x *ChatRequest) String() string {
 func (*ChatRequest) ProtoMessage() {}
 
 func (x *ChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[10]
+	mi := &file_strata_v1_llm_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1450,7 +1526,7 @@ func (x *ChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
 func (*ChatRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{10}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ChatRequest) GetTag() string {
@@ -1587,7 +1663,7 @@ type Guardrail struct {
 
 func (x *Guardrail) Reset() {
 	*x = Guardrail{}
-	mi := &file_strata_v1_llm_proto_msgTypes[11]
+	mi := &file_strata_v1_llm_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1599,7 +1675,7 @@ func (x *Guardrail) String() string {
 func (*Guardrail) ProtoMessage() {}
 
 func (x *Guardrail) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[11]
+	mi := &file_strata_v1_llm_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1612,7 +1688,7 @@ func (x *Guardrail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Guardrail.ProtoReflect.Descriptor instead.
 func (*Guardrail) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{11}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Guardrail) GetId() string {
@@ -1652,7 +1728,7 @@ type ResponseFormat struct {
 
 func (x *ResponseFormat) Reset() {
 	*x = ResponseFormat{}
-	mi := &file_strata_v1_llm_proto_msgTypes[12]
+	mi := &file_strata_v1_llm_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +1740,7 @@ func (x *ResponseFormat) String() string {
 func (*ResponseFormat) ProtoMessage() {}
 
 func (x *ResponseFormat) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[12]
+	mi := &file_strata_v1_llm_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,7 +1753,7 @@ func (x *ResponseFormat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResponseFormat.ProtoReflect.Descriptor instead.
 func (*ResponseFormat) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{12}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ResponseFormat) GetType() ResponseFormat_Type {
@@ -1720,7 +1796,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_strata_v1_llm_proto_msgTypes[13]
+	mi := &file_strata_v1_llm_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1732,7 +1808,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[13]
+	mi := &file_strata_v1_llm_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1745,7 +1821,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{13}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Usage) GetInputTokens() int64 {
@@ -1819,7 +1895,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[14]
+	mi := &file_strata_v1_llm_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1831,7 +1907,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[14]
+	mi := &file_strata_v1_llm_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1844,7 +1920,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{14}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ChatResponse) GetText() string {
@@ -1948,7 +2024,7 @@ type ChatStreamResponse struct {
 
 func (x *ChatStreamResponse) Reset() {
 	*x = ChatStreamResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[15]
+	mi := &file_strata_v1_llm_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2036,7 @@ func (x *ChatStreamResponse) String() string {
 func (*ChatStreamResponse) ProtoMessage() {}
 
 func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[15]
+	mi := &file_strata_v1_llm_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1973,7 +2049,7 @@ func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatStreamResponse.ProtoReflect.Descriptor instead.
 func (*ChatStreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{15}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ChatStreamResponse) GetEvent() isChatStreamResponse_Event {
@@ -2051,7 +2127,7 @@ type StreamStart struct {
 
 func (x *StreamStart) Reset() {
 	*x = StreamStart{}
-	mi := &file_strata_v1_llm_proto_msgTypes[16]
+	mi := &file_strata_v1_llm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2139,7 @@ func (x *StreamStart) String() string {
 func (*StreamStart) ProtoMessage() {}
 
 func (x *StreamStart) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[16]
+	mi := &file_strata_v1_llm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2152,7 @@ func (x *StreamStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStart.ProtoReflect.Descriptor instead.
 func (*StreamStart) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{16}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *StreamStart) GetModel() string {
@@ -2117,7 +2193,7 @@ type StreamDelta struct {
 
 func (x *StreamDelta) Reset() {
 	*x = StreamDelta{}
-	mi := &file_strata_v1_llm_proto_msgTypes[17]
+	mi := &file_strata_v1_llm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2129,7 +2205,7 @@ func (x *StreamDelta) String() string {
 func (*StreamDelta) ProtoMessage() {}
 
 func (x *StreamDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[17]
+	mi := &file_strata_v1_llm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2142,7 +2218,7 @@ func (x *StreamDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamDelta.ProtoReflect.Descriptor instead.
 func (*StreamDelta) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{17}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StreamDelta) GetText() string {
@@ -2192,7 +2268,7 @@ type ToolCallDelta struct {
 
 func (x *ToolCallDelta) Reset() {
 	*x = ToolCallDelta{}
-	mi := &file_strata_v1_llm_proto_msgTypes[18]
+	mi := &file_strata_v1_llm_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2204,7 +2280,7 @@ func (x *ToolCallDelta) String() string {
 func (*ToolCallDelta) ProtoMessage() {}
 
 func (x *ToolCallDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[18]
+	mi := &file_strata_v1_llm_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2217,7 +2293,7 @@ func (x *ToolCallDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallDelta.ProtoReflect.Descriptor instead.
 func (*ToolCallDelta) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{18}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ToolCallDelta) GetIndex() int32 {
@@ -2267,7 +2343,7 @@ type StreamEnd struct {
 
 func (x *StreamEnd) Reset() {
 	*x = StreamEnd{}
-	mi := &file_strata_v1_llm_proto_msgTypes[19]
+	mi := &file_strata_v1_llm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2279,7 +2355,7 @@ func (x *StreamEnd) String() string {
 func (*StreamEnd) ProtoMessage() {}
 
 func (x *StreamEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[19]
+	mi := &file_strata_v1_llm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2292,7 +2368,7 @@ func (x *StreamEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEnd.ProtoReflect.Descriptor instead.
 func (*StreamEnd) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{19}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StreamEnd) GetStopReason() StopReason {
@@ -2351,7 +2427,7 @@ type EmbedRequest struct {
 
 func (x *EmbedRequest) Reset() {
 	*x = EmbedRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[20]
+	mi := &file_strata_v1_llm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2363,7 +2439,7 @@ func (x *EmbedRequest) String() string {
 func (*EmbedRequest) ProtoMessage() {}
 
 func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[20]
+	mi := &file_strata_v1_llm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2376,7 +2452,7 @@ func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedRequest.ProtoReflect.Descriptor instead.
 func (*EmbedRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{20}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EmbedRequest) GetModel() string {
@@ -2432,7 +2508,7 @@ type Embedding struct {
 
 func (x *Embedding) Reset() {
 	*x = Embedding{}
-	mi := &file_strata_v1_llm_proto_msgTypes[21]
+	mi := &file_strata_v1_llm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2444,7 +2520,7 @@ func (x *Embedding) String() string {
 func (*Embedding) ProtoMessage() {}
 
 func (x *Embedding) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[21]
+	mi := &file_strata_v1_llm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2457,7 +2533,7 @@ func (x *Embedding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Embedding.ProtoReflect.Descriptor instead.
 func (*Embedding) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{21}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Embedding) GetValues() []float32 {
@@ -2484,7 +2560,7 @@ type EmbedResponse struct {
 
 func (x *EmbedResponse) Reset() {
 	*x = EmbedResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[22]
+	mi := &file_strata_v1_llm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2496,7 +2572,7 @@ func (x *EmbedResponse) String() string {
 func (*EmbedResponse) ProtoMessage() {}
 
 func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[22]
+	mi := &file_strata_v1_llm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2509,7 +2585,7 @@ func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedResponse.ProtoReflect.Descriptor instead.
 func (*EmbedResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{22}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *EmbedResponse) GetEmbeddings() []*Embedding {
@@ -2549,7 +2625,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[23]
+	mi := &file_strata_v1_llm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2561,7 +2637,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[23]
+	mi := &file_strata_v1_llm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2574,7 +2650,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{23}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{24}
 }
 
 // ListModelsResponse describes the configured models, the tag map and the catalog.
@@ -2594,7 +2670,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[24]
+	mi := &file_strata_v1_llm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2606,7 +2682,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[24]
+	mi := &file_strata_v1_llm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2619,7 +2695,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{24}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListModelsResponse) GetDefaultChatModel() string {
@@ -2671,7 +2747,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_strata_v1_llm_proto_msgTypes[25]
+	mi := &file_strata_v1_llm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2683,7 +2759,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[25]
+	mi := &file_strata_v1_llm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2696,7 +2772,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{25}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Route) GetKey() string {
@@ -2758,7 +2834,7 @@ type Price struct {
 
 func (x *Price) Reset() {
 	*x = Price{}
-	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	mi := &file_strata_v1_llm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2770,7 +2846,7 @@ func (x *Price) String() string {
 func (*Price) ProtoMessage() {}
 
 func (x *Price) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	mi := &file_strata_v1_llm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2783,7 +2859,7 @@ func (x *Price) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Price.ProtoReflect.Descriptor instead.
 func (*Price) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{26}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Price) GetInputPer_1K() float64 {
@@ -2859,7 +2935,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_strata_v1_llm_proto_msgTypes[27]
+	mi := &file_strata_v1_llm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2871,7 +2947,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[27]
+	mi := &file_strata_v1_llm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2884,7 +2960,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{27}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ModelInfo) GetId() string {
@@ -3025,7 +3101,7 @@ type HealthCheckRequest struct {
 
 func (x *HealthCheckRequest) Reset() {
 	*x = HealthCheckRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[28]
+	mi := &file_strata_v1_llm_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3037,7 +3113,7 @@ func (x *HealthCheckRequest) String() string {
 func (*HealthCheckRequest) ProtoMessage() {}
 
 func (x *HealthCheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[28]
+	mi := &file_strata_v1_llm_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3050,7 +3126,7 @@ func (x *HealthCheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheckRequest.ProtoReflect.Descriptor instead.
 func (*HealthCheckRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{28}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HealthCheckRequest) GetInvokeModels() bool {
@@ -3073,7 +3149,7 @@ type HealthCheckResponse struct {
 
 func (x *HealthCheckResponse) Reset() {
 	*x = HealthCheckResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[29]
+	mi := &file_strata_v1_llm_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3085,7 +3161,7 @@ func (x *HealthCheckResponse) String() string {
 func (*HealthCheckResponse) ProtoMessage() {}
 
 func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[29]
+	mi := &file_strata_v1_llm_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3098,7 +3174,7 @@ func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheckResponse.ProtoReflect.Descriptor instead.
 func (*HealthCheckResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{29}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HealthCheckResponse) GetStatus() HealthStatus {
@@ -3132,7 +3208,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_strata_v1_llm_proto_msgTypes[30]
+	mi := &file_strata_v1_llm_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3144,7 +3220,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[30]
+	mi := &file_strata_v1_llm_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3157,7 +3233,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{30}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Check) GetName() string {
@@ -3201,7 +3277,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\aMessage\x12#\n" +
 	"\x04role\x18\x01 \x01(\x0e2\x0f.strata.v1.RoleR\x04role\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12%\n" +
-	"\x05parts\x18\x03 \x03(\v2\x0f.strata.v1.PartR\x05parts\"\xa5\x02\n" +
+	"\x05parts\x18\x03 \x03(\v2\x0f.strata.v1.PartR\x05parts\"\xdf\x02\n" +
 	"\x04Part\x12\x14\n" +
 	"\x04text\x18\x01 \x01(\tH\x00R\x04text\x12(\n" +
 	"\x05image\x18\x02 \x01(\v2\x10.strata.v1.ImageH\x00R\x05image\x121\n" +
@@ -3209,8 +3285,13 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\ttool_call\x18\x04 \x01(\v2\x13.strata.v1.ToolCallH\x00R\btoolCall\x128\n" +
 	"\vtool_result\x18\x05 \x01(\v2\x15.strata.v1.ToolResultH\x00R\n" +
 	"toolResult\x124\n" +
-	"\treasoning\x18\x06 \x01(\v2\x14.strata.v1.ReasoningH\x00R\treasoningB\x06\n" +
-	"\x04kind\"K\n" +
+	"\treasoning\x18\x06 \x01(\v2\x14.strata.v1.ReasoningH\x00R\treasoning\x128\n" +
+	"\vcache_point\x18\a \x01(\v2\x15.strata.v1.CachePointH\x00R\n" +
+	"cachePointB\x06\n" +
+	"\x04kind\"\x1e\n" +
+	"\n" +
+	"CachePoint\x12\x10\n" +
+	"\x03ttl\x18\x01 \x01(\tR\x03ttl\"K\n" +
 	"\x05Image\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12.\n" +
 	"\x06format\x18\x02 \x01(\x0e2\x16.strata.v1.ImageFormatR\x06format\"e\n" +
@@ -3230,11 +3311,13 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\tReasoning\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\tR\tsignature\x12\x1a\n" +
-	"\bredacted\x18\x03 \x01(\fR\bredacted\"x\n" +
+	"\bredacted\x18\x03 \x01(\fR\bredacted\"\x99\x01\n" +
 	"\x04Tool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12:\n" +
-	"\finput_schema\x18\x03 \x01(\v2\x17.google.protobuf.StructR\vinputSchema\"\xa9\x01\n" +
+	"\finput_schema\x18\x03 \x01(\v2\x17.google.protobuf.StructR\vinputSchema\x12\x1f\n" +
+	"\vcache_point\x18\x04 \x01(\bR\n" +
+	"cachePoint\"\xa9\x01\n" +
 	"\n" +
 	"ToolChoice\x12.\n" +
 	"\x04mode\x18\x01 \x01(\x0e2\x1a.strata.v1.ToolChoice.ModeR\x04mode\x12\x12\n" +
@@ -3488,7 +3571,7 @@ func file_strata_v1_llm_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_v1_llm_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_strata_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_strata_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_strata_v1_llm_proto_goTypes = []any{
 	(Role)(0),                   // 0: strata.v1.Role
 	(ImageFormat)(0),            // 1: strata.v1.ImageFormat
@@ -3503,97 +3586,99 @@ var file_strata_v1_llm_proto_goTypes = []any{
 	(*CountTokensResponse)(nil), // 10: strata.v1.CountTokensResponse
 	(*Message)(nil),             // 11: strata.v1.Message
 	(*Part)(nil),                // 12: strata.v1.Part
-	(*Image)(nil),               // 13: strata.v1.Image
-	(*Document)(nil),            // 14: strata.v1.Document
-	(*ToolCall)(nil),            // 15: strata.v1.ToolCall
-	(*ToolResult)(nil),          // 16: strata.v1.ToolResult
-	(*Reasoning)(nil),           // 17: strata.v1.Reasoning
-	(*Tool)(nil),                // 18: strata.v1.Tool
-	(*ToolChoice)(nil),          // 19: strata.v1.ToolChoice
-	(*ChatRequest)(nil),         // 20: strata.v1.ChatRequest
-	(*Guardrail)(nil),           // 21: strata.v1.Guardrail
-	(*ResponseFormat)(nil),      // 22: strata.v1.ResponseFormat
-	(*Usage)(nil),               // 23: strata.v1.Usage
-	(*ChatResponse)(nil),        // 24: strata.v1.ChatResponse
-	(*ChatStreamResponse)(nil),  // 25: strata.v1.ChatStreamResponse
-	(*StreamStart)(nil),         // 26: strata.v1.StreamStart
-	(*StreamDelta)(nil),         // 27: strata.v1.StreamDelta
-	(*ToolCallDelta)(nil),       // 28: strata.v1.ToolCallDelta
-	(*StreamEnd)(nil),           // 29: strata.v1.StreamEnd
-	(*EmbedRequest)(nil),        // 30: strata.v1.EmbedRequest
-	(*Embedding)(nil),           // 31: strata.v1.Embedding
-	(*EmbedResponse)(nil),       // 32: strata.v1.EmbedResponse
-	(*ListModelsRequest)(nil),   // 33: strata.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),  // 34: strata.v1.ListModelsResponse
-	(*Route)(nil),               // 35: strata.v1.Route
-	(*Price)(nil),               // 36: strata.v1.Price
-	(*ModelInfo)(nil),           // 37: strata.v1.ModelInfo
-	(*HealthCheckRequest)(nil),  // 38: strata.v1.HealthCheckRequest
-	(*HealthCheckResponse)(nil), // 39: strata.v1.HealthCheckResponse
-	(*Check)(nil),               // 40: strata.v1.Check
-	nil,                         // 41: strata.v1.ChatRequest.MetadataEntry
-	(*structpb.Struct)(nil),     // 42: google.protobuf.Struct
+	(*CachePoint)(nil),          // 13: strata.v1.CachePoint
+	(*Image)(nil),               // 14: strata.v1.Image
+	(*Document)(nil),            // 15: strata.v1.Document
+	(*ToolCall)(nil),            // 16: strata.v1.ToolCall
+	(*ToolResult)(nil),          // 17: strata.v1.ToolResult
+	(*Reasoning)(nil),           // 18: strata.v1.Reasoning
+	(*Tool)(nil),                // 19: strata.v1.Tool
+	(*ToolChoice)(nil),          // 20: strata.v1.ToolChoice
+	(*ChatRequest)(nil),         // 21: strata.v1.ChatRequest
+	(*Guardrail)(nil),           // 22: strata.v1.Guardrail
+	(*ResponseFormat)(nil),      // 23: strata.v1.ResponseFormat
+	(*Usage)(nil),               // 24: strata.v1.Usage
+	(*ChatResponse)(nil),        // 25: strata.v1.ChatResponse
+	(*ChatStreamResponse)(nil),  // 26: strata.v1.ChatStreamResponse
+	(*StreamStart)(nil),         // 27: strata.v1.StreamStart
+	(*StreamDelta)(nil),         // 28: strata.v1.StreamDelta
+	(*ToolCallDelta)(nil),       // 29: strata.v1.ToolCallDelta
+	(*StreamEnd)(nil),           // 30: strata.v1.StreamEnd
+	(*EmbedRequest)(nil),        // 31: strata.v1.EmbedRequest
+	(*Embedding)(nil),           // 32: strata.v1.Embedding
+	(*EmbedResponse)(nil),       // 33: strata.v1.EmbedResponse
+	(*ListModelsRequest)(nil),   // 34: strata.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),  // 35: strata.v1.ListModelsResponse
+	(*Route)(nil),               // 36: strata.v1.Route
+	(*Price)(nil),               // 37: strata.v1.Price
+	(*ModelInfo)(nil),           // 38: strata.v1.ModelInfo
+	(*HealthCheckRequest)(nil),  // 39: strata.v1.HealthCheckRequest
+	(*HealthCheckResponse)(nil), // 40: strata.v1.HealthCheckResponse
+	(*Check)(nil),               // 41: strata.v1.Check
+	nil,                         // 42: strata.v1.ChatRequest.MetadataEntry
+	(*structpb.Struct)(nil),     // 43: google.protobuf.Struct
 }
 var file_strata_v1_llm_proto_depIdxs = []int32{
 	0,  // 0: strata.v1.Message.role:type_name -> strata.v1.Role
 	12, // 1: strata.v1.Message.parts:type_name -> strata.v1.Part
-	13, // 2: strata.v1.Part.image:type_name -> strata.v1.Image
-	14, // 3: strata.v1.Part.document:type_name -> strata.v1.Document
-	15, // 4: strata.v1.Part.tool_call:type_name -> strata.v1.ToolCall
-	16, // 5: strata.v1.Part.tool_result:type_name -> strata.v1.ToolResult
-	17, // 6: strata.v1.Part.reasoning:type_name -> strata.v1.Reasoning
-	1,  // 7: strata.v1.Image.format:type_name -> strata.v1.ImageFormat
-	2,  // 8: strata.v1.Document.format:type_name -> strata.v1.DocumentFormat
-	42, // 9: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
-	42, // 10: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
-	8,  // 11: strata.v1.ToolChoice.mode:type_name -> strata.v1.ToolChoice.Mode
-	11, // 12: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
-	3,  // 13: strata.v1.ChatRequest.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	18, // 14: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
-	19, // 15: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
-	41, // 16: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
-	22, // 17: strata.v1.ChatRequest.response_format:type_name -> strata.v1.ResponseFormat
-	4,  // 18: strata.v1.ChatRequest.service_tier:type_name -> strata.v1.ServiceTier
-	21, // 19: strata.v1.ChatRequest.guardrail:type_name -> strata.v1.Guardrail
-	42, // 20: strata.v1.ChatRequest.additional_model_request_fields:type_name -> google.protobuf.Struct
-	9,  // 21: strata.v1.ResponseFormat.type:type_name -> strata.v1.ResponseFormat.Type
-	42, // 22: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
-	11, // 23: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
-	5,  // 24: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
-	23, // 25: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
-	26, // 26: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
-	27, // 27: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
-	29, // 28: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
-	28, // 29: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
-	5,  // 30: strata.v1.StreamEnd.stop_reason:type_name -> strata.v1.StopReason
-	23, // 31: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
-	6,  // 32: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
-	31, // 33: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
-	23, // 34: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
-	35, // 35: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
-	37, // 36: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
-	3,  // 37: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	36, // 38: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
-	7,  // 39: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
-	40, // 40: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
-	7,  // 41: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
-	20, // 42: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
-	20, // 43: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
-	30, // 44: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
-	33, // 45: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
-	38, // 46: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
-	20, // 47: strata.v1.LLMService.CountTokens:input_type -> strata.v1.ChatRequest
-	24, // 48: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
-	25, // 49: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
-	32, // 50: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
-	34, // 51: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
-	39, // 52: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
-	10, // 53: strata.v1.LLMService.CountTokens:output_type -> strata.v1.CountTokensResponse
-	48, // [48:54] is the sub-list for method output_type
-	42, // [42:48] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	14, // 2: strata.v1.Part.image:type_name -> strata.v1.Image
+	15, // 3: strata.v1.Part.document:type_name -> strata.v1.Document
+	16, // 4: strata.v1.Part.tool_call:type_name -> strata.v1.ToolCall
+	17, // 5: strata.v1.Part.tool_result:type_name -> strata.v1.ToolResult
+	18, // 6: strata.v1.Part.reasoning:type_name -> strata.v1.Reasoning
+	13, // 7: strata.v1.Part.cache_point:type_name -> strata.v1.CachePoint
+	1,  // 8: strata.v1.Image.format:type_name -> strata.v1.ImageFormat
+	2,  // 9: strata.v1.Document.format:type_name -> strata.v1.DocumentFormat
+	43, // 10: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
+	43, // 11: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
+	8,  // 12: strata.v1.ToolChoice.mode:type_name -> strata.v1.ToolChoice.Mode
+	11, // 13: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
+	3,  // 14: strata.v1.ChatRequest.reasoning_effort:type_name -> strata.v1.ReasoningEffort
+	19, // 15: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
+	20, // 16: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
+	42, // 17: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
+	23, // 18: strata.v1.ChatRequest.response_format:type_name -> strata.v1.ResponseFormat
+	4,  // 19: strata.v1.ChatRequest.service_tier:type_name -> strata.v1.ServiceTier
+	22, // 20: strata.v1.ChatRequest.guardrail:type_name -> strata.v1.Guardrail
+	43, // 21: strata.v1.ChatRequest.additional_model_request_fields:type_name -> google.protobuf.Struct
+	9,  // 22: strata.v1.ResponseFormat.type:type_name -> strata.v1.ResponseFormat.Type
+	43, // 23: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
+	11, // 24: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
+	5,  // 25: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
+	24, // 26: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
+	27, // 27: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
+	28, // 28: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
+	30, // 29: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
+	29, // 30: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
+	5,  // 31: strata.v1.StreamEnd.stop_reason:type_name -> strata.v1.StopReason
+	24, // 32: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
+	6,  // 33: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
+	32, // 34: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
+	24, // 35: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
+	36, // 36: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
+	38, // 37: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
+	3,  // 38: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
+	37, // 39: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
+	7,  // 40: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
+	41, // 41: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
+	7,  // 42: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
+	21, // 43: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
+	21, // 44: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
+	31, // 45: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
+	34, // 46: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
+	39, // 47: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
+	21, // 48: strata.v1.LLMService.CountTokens:input_type -> strata.v1.ChatRequest
+	25, // 49: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
+	26, // 50: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
+	33, // 51: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
+	35, // 52: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
+	40, // 53: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
+	10, // 54: strata.v1.LLMService.CountTokens:output_type -> strata.v1.CountTokensResponse
+	49, // [49:55] is the sub-list for method output_type
+	43, // [43:49] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_strata_v1_llm_proto_init() }
@@ -3608,22 +3693,23 @@ func file_strata_v1_llm_proto_init() {
 		(*Part_ToolCall)(nil),
 		(*Part_ToolResult)(nil),
 		(*Part_Reasoning)(nil),
+		(*Part_CachePoint)(nil),
 	}
-	file_strata_v1_llm_proto_msgTypes[10].OneofWrappers = []any{}
-	file_strata_v1_llm_proto_msgTypes[15].OneofWrappers = []any{
+	file_strata_v1_llm_proto_msgTypes[11].OneofWrappers = []any{}
+	file_strata_v1_llm_proto_msgTypes[16].OneofWrappers = []any{
 		(*ChatStreamResponse_Start)(nil),
 		(*ChatStreamResponse_Delta)(nil),
 		(*ChatStreamResponse_End)(nil),
 	}
-	file_strata_v1_llm_proto_msgTypes[20].OneofWrappers = []any{}
-	file_strata_v1_llm_proto_msgTypes[25].OneofWrappers = []any{}
+	file_strata_v1_llm_proto_msgTypes[21].OneofWrappers = []any{}
+	file_strata_v1_llm_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_v1_llm_proto_rawDesc), len(file_strata_v1_llm_proto_rawDesc)),
 			NumEnums:      10,
-			NumMessages:   32,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
