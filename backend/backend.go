@@ -24,6 +24,10 @@ type Backend interface {
 	// CountTokens counts the input tokens of a chat request without running the model, exactly
 	// where the provider can, else as an estimate.
 	CountTokens(ctx context.Context, req *ChatRequest) (TokenCount, error)
+	// ModelOf finds the catalog model behind an id the catalog cannot place on its own (an
+	// application inference profile), asking the provider; nil, without error, for an id that
+	// needs no asking or a model the catalog does not know.
+	ModelOf(ctx context.Context, modelID string) (*catalog.Model, error)
 	// Probe checks that the provider answers and that modelID exists there, without running it
 	// unless invoke is true (then a 1-token call).
 	Probe(ctx context.Context, modelID string, invoke bool) error

@@ -101,3 +101,62 @@ func (e *Emulator) serveGetFoundationModel(w http.ResponseWriter, r *http.Reques
 	writeJSON(w, newRequestID(), b)
 	return nil
 }
+
+// emulatorAccount is the account id in the ARNs the emulator makes up, AWS's documentation example.
+const emulatorAccount = "111122223333"
+
+// inferenceProfile is GetInferenceProfile's answer (bedrock control plane).
+type inferenceProfile struct {
+	InferenceProfileName string                  `json:"inferenceProfileName"`
+	InferenceProfileArn  string                  `json:"inferenceProfileArn"`
+	InferenceProfileID   string                  `json:"inferenceProfileId"`
+	Description          string                  `json:"description,omitempty"`
+	CreatedAt            string                  `json:"createdAt"`
+	UpdatedAt            string                  `json:"updatedAt"`
+	Models               []inferenceProfileModel `json:"models"`
+	Status               string                  `json:"status"`
+	Type                 string                  `json:"type"`
+}
+
+type inferenceProfileModel struct {
+	ModelArn string `json:"modelArn"`
+}
+
+// serveGetInferenceProfile implements GET /inference-profiles/{id}: a system-defined
+// cross-region profile (us.…, global.…, by id or ARN) or an application profile the emulator was
+// told about (Options.ApplicationProfiles), each with the foundation model it routes to.
+func (e *Emulator) serveGetInferenceProfile(w http.ResponseWriter, r *http.Request) *apiError {
+	id := r.PathValue("id")
+	notFound := newAPIError(CodeResourceNotFound, "Inference profile "+id+" not found.")
+	res, err := e.catalog.Resolve(id)
+	if err != nil {
+		return notFound
+	}
+	p := inferenceProfile{
+		CreatedAt: "2025-01-01T00:00:00Z", UpdatedAt: "2025-01-01T00:00:00Z", Status: "ACTIVE",
+	}
+	switch res.Kind {
+	case catalog.KindApplicationProfileARN:
+		modelID, ok := e.opts.ApplicationProfiles[res.ApplicationProfile]
+		if !ok {
+			return notFound
+		}
+		res.Model, _ = e.catalog.Model(modelID) // New checked every mapping
+		p.Type, p.InferenceProfileID = "APPLICATION", res.ApplicationProfile
+		p.InferenceProfileName = res.ApplicationProfile
+		p.InferenceProfileArn = id
+	case catalog.KindProfile, catalog.KindProfileARN:
+		profile := res.Profile + "." + res.Model.ID
+		p.Type, p.InferenceProfileID, p.InferenceProfileName = "SYSTEM_DEFINED", profile, profile
+		p.InferenceProfileArn = id
+		if res.Kind == catalog.KindProfile {
+			p.InferenceProfileArn = "arn:aws:bedrock:" + e.opts.Region + ":" + emulatorAccount + ":inference-profile/" + profile
+		}
+	default:
+		return notFound
+	}
+	p.Models = []inferenceProfileModel{{ModelArn: "arn:aws:bedrock:" + e.opts.Region + "::foundation-model/" + res.Model.ID}}
+	b, _ := json.Marshal(p) // plain data always marshals
+	writeJSON(w, newRequestID(), b)
+	return nil
+}

@@ -130,6 +130,7 @@ const (
 	OpCountTokens    = "count-tokens"
 	OpListModels     = "list-foundation-models"
 	OpGetModel       = "get-foundation-model"
+	OpGetProfile     = "get-inference-profile"
 )
 
 func (e *Emulator) routes() *http.ServeMux {
@@ -142,6 +143,7 @@ func (e *Emulator) routes() *http.ServeMux {
 	mux.HandleFunc("POST /model/{id}/count-tokens", e.runtime(OpCountTokens, e.serveCountTokens))
 	mux.HandleFunc("GET /foundation-models", e.control(OpListModels, e.serveListFoundationModels))
 	mux.HandleFunc("GET /foundation-models/{id}", e.control(OpGetModel, e.serveGetFoundationModel))
+	mux.HandleFunc("GET /inference-profiles/{id}", e.control(OpGetProfile, e.serveGetInferenceProfile))
 	mux.HandleFunc("GET /_emulator/stats", e.serveStats)
 	mux.HandleFunc("GET /_emulator/faults", e.serveFaults)
 	mux.HandleFunc("PUT /_emulator/faults", e.serveFaults)

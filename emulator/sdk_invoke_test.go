@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"slices"
@@ -903,4 +904,36 @@ func TestControlPlane(t *testing.T) {
 			t.Errorf("Claude Sonnet 4.5 details %+v: want image input, streaming, profile-only", d)
 		}
 	})
+}
+
+// TestGetInferenceProfile: the SDK's GetInferenceProfile reads the foundation model behind a
+// system-defined profile (by id or ARN) and behind an application profile the emulator knows.
+func TestGetInferenceProfile(t *testing.T) {
+	t.Parallel()
+	const app = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/team-claude"
+	te := sdkStart(t, Options{ApplicationProfiles: map[string]string{"team-claude": sdkSonnet45Bare}})
+	tests := []struct {
+		id, wantType, wantModel string
+	}{
+		{"us." + sdkSonnet45Bare, "SYSTEM_DEFINED", sdkSonnet45Bare},
+		{"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us." + sdkNova, "SYSTEM_DEFINED", sdkNova},
+		{app, "APPLICATION", sdkSonnet45Bare},
+	}
+	for _, tt := range tests {
+		out, err := te.control.GetInferenceProfile(testContext(t), &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(tt.id)})
+		if err != nil {
+			t.Fatalf("GetInferenceProfile(%s): %v", tt.id, err)
+		}
+		if string(out.Type) != tt.wantType || out.Status != bedrocktypes.InferenceProfileStatusActive || len(out.Models) != 1 ||
+			aws.ToString(out.Models[0].ModelArn) != "arn:aws:bedrock:us-east-1::foundation-model/"+tt.wantModel || aws.ToString(out.InferenceProfileArn) == "" {
+			t.Errorf("GetInferenceProfile(%s) = type %s, models %v, arn %s", tt.id, out.Type, out.Models, aws.ToString(out.InferenceProfileArn))
+		}
+	}
+	for _, id := range []string{sdkSonnet45Bare, "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/unknown"} {
+		_, err := te.control.GetInferenceProfile(testContext(t), &bedrock.GetInferenceProfileInput{InferenceProfileIdentifier: aws.String(id)})
+		var nf *bedrocktypes.ResourceNotFoundException
+		if !errors.As(err, &nf) {
+			t.Errorf("GetInferenceProfile(%s): %v, want ResourceNotFoundException", id, err)
+		}
+	}
 }

@@ -330,3 +330,42 @@ func TestChatPromptCache(t *testing.T) {
 		t.Errorf("warnings %q, want the dropped cache point said", w)
 	}
 }
+
+// TestChatApplicationProfile: an application inference profile ARN is served as the model behind
+// it, found once with GetInferenceProfile: it reasons, caches and is priced like that model.
+func TestChatApplicationProfile(t *testing.T) {
+	t.Parallel()
+	const key, secret = "AKIDPROFILE", "profile-secret"
+	const arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/research-claude"
+	emu, err := emulator.New(emulator.Options{AccessKeyID: key, SecretAccessKey: secret,
+		ApplicationProfiles: map[string]string{"research-claude": "anthropic.claude-sonnet-4-5-20250929-v1:0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := listenEmulator(t, emu)
+	h := startStrataWith(t, harnessOptions{backend: BackendBedrock, emu: emu, environ: map[string]string{
+		"API_BASE": url, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
+	}})
+	long := strings.Repeat("You are a careful research assistant who checks every figure twice. ", 120)
+	req := &stratav1.ChatRequest{Model: arn, ReasoningEffort: stratav1.ReasoningEffort_REASONING_EFFORT_LOW, MaxTokens: ptr[int32](600),
+		Messages: []*stratav1.Message{
+			{Role: stratav1.Role_ROLE_SYSTEM, Parts: []*stratav1.Part{{Kind: &stratav1.Part_Text{Text: long}}, {Kind: &stratav1.Part_CachePoint{CachePoint: &stratav1.CachePoint{}}}}},
+			{Role: stratav1.Role_ROLE_USER, Text: "Why is the sky blue?"},
+		}}
+	for i := range 2 {
+		resp, err := h.client.Chat(t.Context(), req)
+		if err != nil {
+			t.Fatalf("Chat %d: %v", i, err)
+		}
+		if resp.GetModel() != arn || resp.GetReasoning() == "" {
+			t.Errorf("call %d: model %q, reasoning %q: want the ARN served with thinking on", i, resp.GetModel(), resp.GetReasoning())
+		}
+		if u := resp.GetUsage(); u.GetCacheWriteTokens()+u.GetCacheReadTokens() == 0 {
+			t.Errorf("call %d: usage %v, want the cache point honoured", i, u)
+		}
+		wantCost(t, "anthropic.claude-sonnet-4-5-20250929-v1:0", resp.GetUsage(), resp.GetCostUsd())
+	}
+	if n := settledStats(t, emu).Total(emulator.OpGetProfile); n != 1 {
+		t.Errorf("GetInferenceProfile calls = %d, want 1: the profile's model is looked up once", n)
+	}
+}

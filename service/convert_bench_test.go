@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -132,7 +133,7 @@ func BenchmarkPrepareChat(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := s.prepareChat(tc.req); err != nil {
+				if _, err := s.prepareChat(context.Background(), tc.req); err != nil {
 					b.Fatal(err)
 				}
 			}

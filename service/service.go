@@ -13,6 +13,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -47,6 +48,8 @@ type Service struct {
 	stratav1.UnimplementedLLMServiceServer
 	opts Options
 	log  *slog.Logger
+	// unresolved remembers the profiles whose model could not be found, to warn once each.
+	unresolved onceSet
 }
 
 // New builds the service.
@@ -72,10 +75,13 @@ type preparedChat struct {
 	format *replyFormat
 }
 
-func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) {
+func (s *Service) prepareChat(ctx context.Context, req *stratav1.ChatRequest) (*preparedChat, error) {
 	rt, err := s.opts.Router.chatRoute(req.GetTag(), req.GetModel())
 	if err != nil {
 		return nil, invalidArgument(fieldViolation{"model", err.Error()})
+	}
+	if rt.Model.Model == nil {
+		rt.Model.Model = s.modelOf(ctx, rt.Model.ModelID)
 	}
 	if err := validateChat(req, rt.Model.Model); err != nil {
 		return nil, err
@@ -143,6 +149,43 @@ func (s *Service) prepareChat(req *stratav1.ChatRequest) (*preparedChat, error) 
 	}
 	applyBedrockOptions(br, req, rt.Bedrock)
 	return &preparedChat{route: rt, req: br, format: format}, nil
+}
+
+// modelOf asks the backend for the model behind an id the catalog cannot place (an application
+// inference profile), so that it is served and priced as that model. A failure, such as a role
+// without bedrock:GetInferenceProfile, is logged once per id and the call goes on with the model
+// unknown.
+func (s *Service) modelOf(ctx context.Context, id string) *catalog.Model {
+	m, err := s.opts.Backend.ModelOf(ctx, id)
+	if err != nil {
+		if s.unresolved.first(id) {
+			s.log.WarnContext(ctx, "cannot find the model behind an inference profile: its capabilities and price are unknown", "model", id, "error", err)
+		}
+		return nil
+	}
+	return m
+}
+
+// onceSet says whether a key is seen for the first time; it remembers at most maxOnceKeys keys,
+// after which every key counts as seen (a caller inventing ids cannot grow it, nor the log).
+type onceSet struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+const maxOnceKeys = 1024
+
+func (o *onceSet) first(key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.seen[key] || len(o.seen) >= maxOnceKeys {
+		return false
+	}
+	if o.seen == nil {
+		o.seen = map[string]bool{}
+	}
+	o.seen[key] = true
+	return true
 }
 
 // applyBedrockOptions sets the request's Bedrock options over the route's.
@@ -233,7 +276,7 @@ func (rec *callRecord) account(u backend.Usage, costUSD float64, attempts int) {
 func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav1.ChatResponse, error) {
 	start := time.Now()
 	rec := startRecord(ctx, req.GetTag())
-	p, err := s.prepareChat(req)
+	p, err := s.prepareChat(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +356,7 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 	start := time.Now()
 	ctx := stream.Context()
 	rec := startRecord(ctx, req.GetTag())
-	p, err := s.prepareChat(req)
+	p, err := s.prepareChat(ctx, req)
 	if err != nil {
 		return err
 	}
@@ -566,7 +609,7 @@ func (s *Service) HealthCheck(ctx context.Context, req *stratav1.HealthCheckRequ
 // CountTokens implements [stratav1.LLMServiceServer]: the request is resolved and validated as
 // Chat would, then counted without running the model.
 func (s *Service) CountTokens(ctx context.Context, req *stratav1.ChatRequest) (*stratav1.CountTokensResponse, error) {
-	p, err := s.prepareChat(req)
+	p, err := s.prepareChat(ctx, req)
 	if err != nil {
 		return nil, err
 	}

@@ -93,6 +93,7 @@ type Options struct {
 type Backend struct {
 	transport   *transport
 	buffers     responseBuffers
+	profiles    profileModels
 	control     *bedrock.Client
 	catalog     *catalog.Catalog
 	region      string
