@@ -52,6 +52,19 @@ type Name struct {
 	ModelID string
 	// Model is the catalog's entry; nil when the catalog does not know the id.
 	Model *Model
+	// Routed is true when a profile-only model's bare id was replaced by an inference profile.
+	Routed bool
+}
+
+// ProfileRouting says how a profile-only model named by its bare id or a friendly name is called.
+type ProfileRouting struct {
+	// Region picks the geography's profile (us., eu., apac., ...).
+	Region string
+	// PreferGlobal picks the model's global. profile first, where it has one.
+	PreferGlobal bool
+	// Off leaves bare ids as written, for Bedrock to refuse ("on-demand throughput isn't
+	// supported"); friendly names still resolve to a callable id.
+	Off bool
 }
 
 // Known reports whether the catalog knows the model, and so its capabilities and price.
@@ -69,8 +82,8 @@ var ErrUnknownName = errors.New("unknown model name")
 // Model: Bedrock may know it even if Strata does not yet. The bare id of a model Bedrock serves
 // only through inference profiles becomes the profile of region's geography, as Bedrock refuses
 // the bare id ("on-demand throughput isn't supported"). A friendly name that matches nothing is
-// ErrUnknownName. region picks the inference profile for profile-only models (eu-* → eu., ...).
-func (c *Catalog) LookupName(name, region string) (Name, error) {
+// ErrUnknownName. routing picks the inference profile for profile-only models (eu-* → eu., ...).
+func (c *Catalog) LookupName(name string, routing ProfileRouting) (Name, error) {
 	id := strings.TrimSpace(name)
 	for _, prefix := range []string{"bedrock/converse/", "bedrock/invoke/", "bedrock/"} {
 		if rest, ok := strings.CutPrefix(id, prefix); ok {
@@ -82,14 +95,14 @@ func (c *Catalog) LookupName(name, region string) (Name, error) {
 		return Name{}, fmt.Errorf("empty model name: %w", ErrUnknownName)
 	}
 	if res, err := c.Resolve(id); err == nil {
-		if res.Kind == KindFoundation && !res.Model.OnDemand {
+		if res.Kind == KindFoundation && !res.Model.OnDemand && !routing.Off {
 			// Bedrock refuses this bare id on demand: call the inference profile that carries it.
-			return Name{ModelID: c.callableID(res.Model, region), Model: res.Model}, nil
+			return Name{ModelID: c.callableID(res.Model, routing), Model: res.Model, Routed: true}, nil
 		}
 		return Name{ModelID: id, Model: res.Model}, nil
 	}
 	if m := c.alias(id); m != nil {
-		return Name{ModelID: c.callableID(m, region), Model: m}, nil
+		return Name{ModelID: c.callableID(m, routing), Model: m}, nil
 	}
 	if looksLikeBedrockID(id) {
 		return Name{ModelID: id}, nil
@@ -105,13 +118,16 @@ func (c *Catalog) alias(name string) *Model {
 }
 
 // callableID is how to call m: its bare id when Bedrock serves it on demand, else the inference
-// profile of region's geography (or global, or the first it has).
-func (c *Catalog) callableID(m *Model, region string) string {
+// profile of the region's geography, or global (first, with PreferGlobal), or the first it has.
+func (c *Catalog) callableID(m *Model, routing ProfileRouting) string {
 	if m.OnDemand || len(m.Profiles) == 0 {
 		return m.ID
 	}
-	geo := regionGeography(region)
-	for _, want := range []string{geo, "global"} {
+	order := []string{regionGeography(routing.Region), "global"}
+	if routing.PreferGlobal {
+		order[0], order[1] = order[1], order[0]
+	}
+	for _, want := range order {
 		if want != "" && slices.Contains(m.Profiles, want) {
 			return want + "." + m.ID
 		}

@@ -29,7 +29,7 @@ func BenchmarkLookupName(b *testing.B) {
 		b.Run(tt.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				n, err := c.LookupName(tt.model, "us-east-1")
+				n, err := c.LookupName(tt.model, ProfileRouting{Region: "us-east-1"})
 				if err != nil || n.ModelID != tt.wantID {
 					b.Fatalf("LookupName(%q) = %q, %v; want %q", tt.model, n.ModelID, err, tt.wantID)
 				}

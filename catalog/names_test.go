@@ -44,7 +44,7 @@ func TestLookupName(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name+"@"+tt.region, func(t *testing.T) {
 			t.Parallel()
-			got, err := c.LookupName(tt.name, tt.region)
+			got, err := c.LookupName(tt.name, catalog.ProfileRouting{Region: tt.region})
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("LookupName(%q) error = %v, want %v", tt.name, err, tt.wantErr)
 			}
@@ -75,6 +75,38 @@ func TestPriceCost(t *testing.T) {
 			t.Parallel()
 			if got := p.Cost(tt.input, tt.output, tt.cacheRead, tt.cacheW); math.Abs(got-tt.want) > 1e-12 {
 				t.Errorf("Cost = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLookupNameProfileRouting(t *testing.T) {
+	t.Parallel()
+	c := mustLoad(t)
+	const sonnet = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+	tests := []struct {
+		name       string
+		model      string
+		routing    catalog.ProfileRouting
+		wantID     string
+		wantRouted bool
+	}{
+		{"the region's geography", sonnet, catalog.ProfileRouting{Region: "eu-west-3"}, "eu." + sonnet, true},
+		{"global first when preferred", sonnet, catalog.ProfileRouting{Region: "eu-west-3", PreferGlobal: true}, "global." + sonnet, true},
+		{"off: the bare id, for Bedrock to refuse", sonnet, catalog.ProfileRouting{Region: "us-east-1", Off: true}, sonnet, false},
+		{"off still resolves a friendly name", "anthropic/claude-sonnet-4-5-20250929", catalog.ProfileRouting{Region: "us-east-1", Off: true}, "us." + sonnet, false},
+		{"an on-demand model is never routed", "amazon.nova-micro-v1:0", catalog.ProfileRouting{Region: "us-east-1", PreferGlobal: true}, "amazon.nova-micro-v1:0", false},
+		{"a profile id as written", "us." + sonnet, catalog.ProfileRouting{Region: "eu-west-1", PreferGlobal: true}, "us." + sonnet, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := c.LookupName(tt.model, tt.routing)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ModelID != tt.wantID || got.Routed != tt.wantRouted {
+				t.Errorf("LookupName(%q, %+v) = %q routed=%v, want %q routed=%v", tt.model, tt.routing, got.ModelID, got.Routed, tt.wantID, tt.wantRouted)
 			}
 		})
 	}

@@ -80,6 +80,16 @@ type LLM struct {
 	// empty. See [ModelMap] for the format and the matching rule.
 	ModelMap ModelMap `env:"CHAT_MODEL_MAP"`
 
+	// InferenceProfileRouting says what happens to the bare id of a model Bedrock serves only
+	// through inference profiles: "auto" calls the profile of AWS_REGION's geography (us., eu.,
+	// apac., ...), as Bedrock refuses the bare id ("on-demand throughput isn't supported"); "off"
+	// sends the id as written. Env INFERENCE_PROFILE_ROUTING; default "auto".
+	InferenceProfileRouting string `env:"INFERENCE_PROFILE_ROUTING" envDefault:"auto" oneof:"auto,off"`
+
+	// PreferGlobalProfiles routes those models to their global. profile first, where they have
+	// one. Env PREFER_GLOBAL_PROFILES; default false.
+	PreferGlobalProfiles bool `env:"PREFER_GLOBAL_PROFILES" envDefault:"false"`
+
 	// LogChatContent puts prompts and replies in the per-call log line. Env LOG_LLM_CHAT_CONTENT;
 	// default false. RD-Agent's default is true; Strata's is false because a gateway logs for many
 	// callers, and their prompts may hold secrets and personal data that must not end up in a log

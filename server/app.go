@@ -93,6 +93,9 @@ func build(ctx context.Context, cfg *config.Config, backendKind string, log *slo
 		ReasoningEffort: cfg.LLM.ReasoningEffort,
 		Routes:          routes,
 		Region:          cfg.AWS.Region,
+
+		PreferGlobalProfiles: cfg.LLM.PreferGlobalProfiles,
+		ProfileRoutingOff:    cfg.LLM.InferenceProfileRouting == "off",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("resolve models: %w", err)

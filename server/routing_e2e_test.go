@@ -3,6 +3,7 @@ package server
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -190,4 +191,33 @@ AWS_REGION_NAME=us-east-1
 	}
 	_, err = h.client.Chat(t.Context(), &stratav1.ChatRequest{Messages: user("hi")})
 	wantCode(t, err, codes.ResourceExhausted)
+}
+
+// TestInferenceProfileRouting: the bare id of a model Bedrock serves only through inference
+// profiles is called through the global profile with PREFER_GLOBAL_PROFILES, said once in the
+// log and in model; with INFERENCE_PROFILE_ROUTING=off it goes as written and Bedrock's refusal
+// comes back.
+func TestInferenceProfileRouting(t *testing.T) {
+	t.Parallel()
+	const bare = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+	global := startStrata(t, map[string]string{"PREFER_GLOBAL_PROFILES": "true"})
+	for range 2 {
+		resp, err := global.client.Chat(t.Context(), &stratav1.ChatRequest{Model: bare, Messages: user("hi")})
+		if err != nil {
+			t.Fatalf("Chat: %v", err)
+		}
+		if resp.GetModel() != "global."+bare {
+			t.Errorf("model %q, want global.%s", resp.GetModel(), bare)
+		}
+	}
+	if n := strings.Count(global.logs.String(), "called through one"); n != 1 {
+		t.Errorf("the routing was logged %d times, want once:\n%s", n, global.logs.String())
+	}
+
+	off := startStrata(t, map[string]string{"INFERENCE_PROFILE_ROUTING": "off"})
+	_, err := off.client.Chat(t.Context(), &stratav1.ChatRequest{Model: bare, Messages: user("hi")})
+	wantCode(t, err, codes.InvalidArgument)
+	if !strings.Contains(err.Error(), "on-demand throughput") {
+		t.Errorf("error %v, want Bedrock's on-demand refusal", err)
+	}
 }

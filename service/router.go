@@ -63,6 +63,10 @@ type RouterConfig struct {
 	Routes          []RouteConfig
 	// Region picks inference profiles for friendly names of profile-only models.
 	Region string
+	// PreferGlobalProfiles routes profile-only models to their global. profile first
+	// (PREFER_GLOBAL_PROFILES); ProfileRoutingOff leaves their bare ids as written
+	// (INFERENCE_PROFILE_ROUTING=off).
+	PreferGlobalProfiles, ProfileRoutingOff bool
 }
 
 // Route is a tag map entry or the defaults, with its model resolved against the catalog.
@@ -88,18 +92,18 @@ type Router struct {
 	embedding catalog.Name
 	routes    []Route
 	catalog   *catalog.Catalog
-	region    string
+	routing   catalog.ProfileRouting
 }
 
 // NewRouter resolves every configured model name. A friendly name that resolves to nothing is an
 // error naming the entry; a Bedrock-form id the catalog does not know is accepted, and reported
 // in the returned warnings because its capabilities and price are unknown.
 func NewRouter(cat *catalog.Catalog, cfg RouterConfig) (*Router, []string, error) {
-	r := &Router{catalog: cat, region: cfg.Region}
+	r := &Router{catalog: cat, routing: catalog.ProfileRouting{Region: cfg.Region, PreferGlobal: cfg.PreferGlobalProfiles, Off: cfg.ProfileRoutingOff}}
 	var errs []error
 	var warnings []string
 	resolve := func(what, name string) catalog.Name {
-		n, err := cat.LookupName(name, cfg.Region)
+		n, err := cat.LookupName(name, r.routing)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 			return n
@@ -173,7 +177,7 @@ func (r *Router) match(tag string) Route {
 func (r *Router) chatRoute(tag, model string) (Route, error) {
 	rt := r.match(tag)
 	if model != "" {
-		n, err := r.catalog.LookupName(model, r.region)
+		n, err := r.catalog.LookupName(model, r.routing)
 		if err != nil {
 			return Route{}, err
 		}
@@ -186,7 +190,7 @@ func (r *Router) chatRoute(tag, model string) (Route, error) {
 // embeds, else EMBEDDING_MODEL.
 func (r *Router) embeddingModel(tag, model string) (catalog.Name, string, error) {
 	if model != "" {
-		n, err := r.catalog.LookupName(model, r.region)
+		n, err := r.catalog.LookupName(model, r.routing)
 		return n, DefaultRoute, err
 	}
 	if tag != "" {

@@ -50,6 +50,8 @@ type Service struct {
 	log  *slog.Logger
 	// unresolved remembers the profiles whose model could not be found, to warn once each.
 	unresolved onceSet
+	// routed remembers the profiles bare ids were routed to, to say so once each.
+	routed onceSet
 }
 
 // New builds the service.
@@ -82,6 +84,10 @@ func (s *Service) prepareChat(ctx context.Context, req *stratav1.ChatRequest) (*
 	}
 	if rt.Model.Model == nil {
 		rt.Model.Model = s.modelOf(ctx, rt.Model.ModelID)
+	}
+	if rt.Model.Routed && s.routed.first(rt.Model.ModelID) {
+		s.log.InfoContext(ctx, "a model served only through inference profiles is called through one (INFERENCE_PROFILE_ROUTING=off sends the id as written)",
+			"model", rt.Model.Model.ID, "profile", rt.Model.ModelID)
 	}
 	if err := validateChat(req, rt.Model.Model); err != nil {
 		return nil, err
