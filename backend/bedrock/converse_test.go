@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/strata-gateway/strata/backend"
+	"github.com/strata-gateway/strata/catalog"
 )
 
 var weatherTool = backend.Tool{
@@ -636,6 +637,47 @@ func TestPromptCacheOnTheWire(t *testing.T) {
 			}
 			if w := strings.Join(resp.Warnings, "; "); !strings.Contains(w, tt.wantWarning) || (tt.wantWarning == "") != (w == "") {
 				t.Errorf("warnings %q, want %q", w, tt.wantWarning)
+			}
+		})
+	}
+}
+
+// TestEveryEffortAndMaxTokensAccepted: for every model that reasons, every effort with max_tokens
+// from 1 to the model's limit (the edges of Claude's thinking rules included) makes a request
+// the emulator's Bedrock rules accept: reasoning is fitted to the request, never the reverse.
+func TestEveryEffortAndMaxTokensAccepted(t *testing.T) {
+	h := newHarness(t, nil)
+	cat := testCatalog(t)
+	var models []*catalog.Model
+	for i := range cat.Models() {
+		m := &cat.Models()[i]
+		if m.Reasoning != "" && !m.IsEmbedding() && m.Lifecycle.Status != "EOL" {
+			models = append(models, m)
+		}
+	}
+	if len(models) < 8 {
+		t.Fatalf("only %d reasoning models in the catalog", len(models))
+	}
+	for _, m := range models {
+		id := m.ID
+		if !m.OnDemand {
+			id = m.Profiles[0] + "." + m.ID
+		}
+		limit := m.MaxOutputTokens
+		sizes := []int{1, 2, 100, 1023, 1024, 1025, 2047, 2048, 2049, 4095, 4096, 4097, 16383, 16384, 16385, limit - 1, limit}
+		t.Run(m.ID, func(t *testing.T) {
+			t.Parallel()
+			for _, effort := range []backend.Effort{backend.EffortLow, backend.EffortMedium, backend.EffortHigh} {
+				for _, n := range sizes {
+					if n < 1 || n > limit {
+						continue
+					}
+					_, err := h.b.Chat(callCtx(t), &backend.ChatRequest{ModelID: id, Model: m, Effort: effort, MaxTokens: ptr(n),
+						Temperature: ptr(0.5), Messages: []backend.Message{userText("Why is the sea salty?")}})
+					if err != nil {
+						t.Errorf("effort %s, max_tokens %d: %v", effort, n, err)
+					}
+				}
 			}
 		})
 	}
