@@ -251,6 +251,34 @@ func TestChatToolRoundTrip(t *testing.T) {
 			if second.GetUsage().GetInputTokens() <= first.GetUsage().GetInputTokens() {
 				t.Errorf("input tokens %d then %d: the second call carries the whole conversation", first.GetUsage().GetInputTokens(), second.GetUsage().GetInputTokens())
 			}
+
+			// A third turn on the same conversation: a new question that needs the tool again.
+			// Bedrock accepts the whole history (every thinking block where it was) and the model
+			// thinks and calls the tool again.
+			third, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{
+				Model: tt.model, ReasoningEffort: tt.effort, Tools: weatherTools,
+				Messages: []*stratav1.Message{
+					question,
+					first.GetMessage(),
+					{Role: stratav1.Role_ROLE_TOOL, Parts: []*stratav1.Part{{Kind: &stratav1.Part_ToolResult{ToolResult: &stratav1.ToolResult{
+						Id: call.GetId(), Content: `{"temperature_c": 18, "sky": "clear"}`,
+					}}}}},
+					second.GetMessage(),
+					{Role: stratav1.Role_ROLE_USER, Text: "And what is the weather in Lyon?"},
+				},
+			})
+			if err != nil {
+				t.Fatalf("Chat (third turn): %v", err)
+			}
+			if third.GetStopReason() != stratav1.StopReason_STOP_REASON_TOOL_USE || len(toolCalls(third.GetMessage())) != 1 {
+				t.Errorf("third reply: stop %v, parts %v; want another tool call", third.GetStopReason(), third.GetMessage().GetParts())
+			}
+			if got := third.GetMessage().GetParts()[0].GetReasoning() != nil; got != tt.wantReasoning {
+				t.Errorf("third reply starts with reasoning: %v, want %v", got, tt.wantReasoning)
+			}
+			if w := third.GetWarnings(); tt.wantReasoning && len(w) > 0 && strings.Contains(strings.Join(w, " "), "reasoning off") {
+				t.Errorf("thinking was turned off on the third turn: %q", w)
+			}
 		})
 	}
 }
