@@ -269,6 +269,8 @@ const (
 	EventToolCallArgs
 	// EventEnd closes the reply with StopReason and Usage.
 	EventEnd
+	// EventReasoningRedacted carries an encrypted reasoning block in Redacted.
+	EventReasoningRedacted
 )
 
 // Event is one piece of a streamed reply.
@@ -281,6 +283,8 @@ type Event struct {
 	ToolName   string
 	StopReason StopReason
 	Usage      Usage
+	// Redacted is an EventReasoningRedacted's encrypted reasoning.
+	Redacted []byte
 }
 
 // EmbedRequest asks for vectors.

@@ -461,6 +461,8 @@ func toDelta(ev backend.Event) *stratav1.ChatStreamResponse {
 		d.Reasoning = ev.Text
 	case backend.EventReasoningSignature:
 		d.ReasoningSignature = ev.Signature
+	case backend.EventReasoningRedacted:
+		d.ReasoningRedacted = ev.Redacted
 	case backend.EventToolCallStart:
 		d.ToolCall = &stratav1.ToolCallDelta{Index: int32(ev.Index), Id: ev.ToolID, Name: ev.ToolName}
 	case backend.EventToolCallArgs:

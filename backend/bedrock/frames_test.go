@@ -2,6 +2,7 @@ package bedrock
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
+	"github.com/strata-gateway/strata/backend"
 )
 
 // sdkFrame encodes one frame with the SDK's encoder, the reference for the wire format, with
@@ -103,5 +105,34 @@ func TestFrameReaderRefusesBadFrames(t *testing.T) {
 				t.Errorf("error %q, want it to mention %q", err, tt.wantMsg)
 			}
 		})
+	}
+}
+
+// TestStreamRedactedReasoning: an encrypted reasoning delta reaches the caller as its bytes.
+func TestStreamRedactedReasoning(t *testing.T) {
+	var body bytes.Buffer
+	enc := eventstream.NewEncoder()
+	for _, ev := range []struct{ kind, payload string }{
+		{"messageStart", `{"role":"assistant"}`},
+		{"contentBlockDelta", `{"contentBlockIndex":0,"delta":{"reasoningContent":{"redactedContent":"b3BhcXVl"}}}`},
+		{"contentBlockStop", `{"contentBlockIndex":0}`},
+		{"messageStop", `{"stopReason":"end_turn"}`},
+		{"metadata", `{"usage":{"inputTokens":3,"outputTokens":4,"totalTokens":7}}`},
+	} {
+		msg := eventstream.Message{Payload: []byte(ev.payload)}
+		msg.Headers.Set(":event-type", eventstream.StringValue(ev.kind))
+		msg.Headers.Set(":message-type", eventstream.StringValue("event"))
+		if err := enc.Encode(&body, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &stream{b: newHarness(t, nil).b, ctx: context.Background(), cancel: func() {}, body: io.NopCloser(&body),
+		frames: frameReader{r: &body}}
+	ev, err := s.Recv()
+	if err != nil || ev.Kind != backend.EventReasoningRedacted || string(ev.Redacted) != "opaque" {
+		t.Fatalf("first event %+v, %v; want the redacted reasoning's bytes", ev, err)
+	}
+	if ev, err = s.Recv(); err != nil || ev.Kind != backend.EventEnd || ev.Usage.Output != 4 {
+		t.Fatalf("second event %+v, %v; want the end", ev, err)
 	}
 }

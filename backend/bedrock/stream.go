@@ -174,8 +174,9 @@ func (s *stream) translate(f frame) (backend.Event, bool, *backend.Error) {
 				return backend.Event{Kind: backend.EventReasoning, Text: *r.Text}, true, nil
 			case r.Signature != nil:
 				return backend.Event{Kind: backend.EventReasoningSignature, Signature: *r.Signature}, true, nil
+			case len(r.RedactedContent) > 0:
+				return backend.Event{Kind: backend.EventReasoningRedacted, Redacted: r.RedactedContent}, true, nil
 			}
-			// redactedContent: backend.Event has no field for it (reported as a contract gap).
 		}
 	case "messageStop":
 		s.stopReason, s.sawStop = ev.StopReason, true

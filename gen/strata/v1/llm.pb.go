@@ -2186,9 +2186,12 @@ type StreamDelta struct {
 	// reasoning_signature is the signature of the reasoning block, sent once at its end.
 	ReasoningSignature string `protobuf:"bytes,3,opt,name=reasoning_signature,json=reasoningSignature,proto3" json:"reasoning_signature,omitempty"`
 	// tool_call is a fragment of a tool call.
-	ToolCall      *ToolCallDelta `protobuf:"bytes,4,opt,name=tool_call,json=toolCall,proto3" json:"tool_call,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ToolCall *ToolCallDelta `protobuf:"bytes,4,opt,name=tool_call,json=toolCall,proto3" json:"tool_call,omitempty"`
+	// reasoning_redacted is a reasoning block the model encrypted; keep it, in order, in the
+	// assistant message sent back (Part.reasoning.redacted).
+	ReasoningRedacted []byte `protobuf:"bytes,5,opt,name=reasoning_redacted,json=reasoningRedacted,proto3" json:"reasoning_redacted,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *StreamDelta) Reset() {
@@ -2245,6 +2248,13 @@ func (x *StreamDelta) GetReasoningSignature() string {
 func (x *StreamDelta) GetToolCall() *ToolCallDelta {
 	if x != nil {
 		return x.ToolCall
+	}
+	return nil
+}
+
+func (x *StreamDelta) GetReasoningRedacted() []byte {
+	if x != nil {
+		return x.ReasoningRedacted
 	}
 	return nil
 }
@@ -3399,12 +3409,13 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\vStreamStart\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x14\n" +
 	"\x05route\x18\x02 \x01(\tR\x05route\x12\x1a\n" +
-	"\bwarnings\x18\x03 \x03(\tR\bwarnings\"\xa7\x01\n" +
+	"\bwarnings\x18\x03 \x03(\tR\bwarnings\"\xd6\x01\n" +
 	"\vStreamDelta\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1c\n" +
 	"\treasoning\x18\x02 \x01(\tR\treasoning\x12/\n" +
 	"\x13reasoning_signature\x18\x03 \x01(\tR\x12reasoningSignature\x125\n" +
-	"\ttool_call\x18\x04 \x01(\v2\x18.strata.v1.ToolCallDeltaR\btoolCall\"p\n" +
+	"\ttool_call\x18\x04 \x01(\v2\x18.strata.v1.ToolCallDeltaR\btoolCall\x12-\n" +
+	"\x12reasoning_redacted\x18\x05 \x01(\fR\x11reasoningRedacted\"p\n" +
 	"\rToolCallDelta\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
