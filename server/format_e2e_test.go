@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/strata-gateway/strata/catalog"
 	"github.com/strata-gateway/strata/emulator"
 	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
 	"github.com/strata-gateway/strata/service"
@@ -367,5 +369,51 @@ func TestChatApplicationProfile(t *testing.T) {
 	}
 	if n := settledStats(t, emu).Total(emulator.OpGetProfile); n != 1 {
 		t.Errorf("GetInferenceProfile calls = %d, want 1: the profile's model is looked up once", n)
+	}
+}
+
+// TestPriceUnknown: a model Bedrock serves but Strata's catalog does not know is called, and its
+// cost is reported as unknown, not as free; the log says so once.
+func TestPriceUnknown(t *testing.T) {
+	t.Parallel()
+	const key, secret, newModel = "AKIDPRICE", "price-secret", "acme.brand-new-model-v1:0"
+	// The emulator's catalog has one model more than Strata's: a model Bedrock launched today.
+	cat, err := catalog.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := slices.Clone(cat.Models())
+	extra := models[slices.IndexFunc(models, func(m catalog.Model) bool { return m.ID == "amazon.nova-micro-v1:0" })]
+	extra.ID, extra.Name, extra.ExtraAliases, extra.Profiles = newModel, "Brand New", nil, nil
+	raw, err := json.Marshal(map[string]any{"models": append(models, extra)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emuCat, err := catalog.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu, err := emulator.New(emulator.Options{Catalog: emuCat, AccessKeyID: key, SecretAccessKey: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startStrataWith(t, harnessOptions{backend: BackendBedrock, emu: emu, environ: map[string]string{
+		"API_BASE": listenEmulator(t, emu), "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
+	}})
+	for range 2 {
+		resp, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{Model: newModel, Messages: user("hi")})
+		if err != nil {
+			t.Fatalf("Chat: %v", err)
+		}
+		if !resp.GetPriceUnknown() || resp.GetCostUsd() != 0 || resp.GetUsage().GetOutputTokens() == 0 {
+			t.Errorf("price_unknown %v, cost %v, usage %v: want an unknown price, with the usage", resp.GetPriceUnknown(), resp.GetCostUsd(), resp.GetUsage())
+		}
+	}
+	if n := strings.Count(h.logs.String(), "no price is known"); n != 1 {
+		t.Errorf("the unknown price was logged %d times, want once", n)
+	}
+	known, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{Model: novaMicro, Messages: user("hi")})
+	if err != nil || known.GetPriceUnknown() {
+		t.Errorf("a catalog model: price_unknown %v, %v", known.GetPriceUnknown(), err)
 	}
 }

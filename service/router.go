@@ -109,7 +109,7 @@ func NewRouter(cat *catalog.Catalog, cfg RouterConfig) (*Router, []string, error
 			return n
 		}
 		if !n.Known() {
-			warnings = append(warnings, fmt.Sprintf("%s: model %s is not in Strata's catalog: its capabilities and price are unknown, so cost_usd will be 0", what, n.ModelID))
+			warnings = append(warnings, fmt.Sprintf("%s: model %s is not in Strata's catalog: its capabilities and price are unknown, so its replies carry price_unknown and a cost_usd of 0", what, n.ModelID))
 		}
 		return n
 	}

@@ -52,6 +52,8 @@ type Service struct {
 	unresolved onceSet
 	// routed remembers the profiles bare ids were routed to, to say so once each.
 	routed onceSet
+	// unpriced remembers the models without a price, to warn once each.
+	unpriced onceSet
 }
 
 // New builds the service.
@@ -250,12 +252,24 @@ func attemptError(caller, attempt context.Context, model string, err error) erro
 	return err
 }
 
-// cost prices usage at the model's list price; unknown models cost 0 (and were warned about).
+// cost prices usage at the model's list price; a model without a price costs 0, which the
+// response marks as unknown (priceUnknown).
 func cost(m *catalog.Model, u backend.Usage) float64 {
 	if m == nil {
 		return 0
 	}
 	return m.Price.Cost(u.Input, u.Output, u.CacheRead, u.CacheWrite)
+}
+
+// priceUnknown reports a model Strata cannot price, and says so in the log once per model.
+func (s *Service) priceUnknown(ctx context.Context, modelID string, m *catalog.Model) bool {
+	if m != nil && (m.Price.InputPerMTok > 0 || m.Price.OutputPerMTok > 0) {
+		return false
+	}
+	if s.unpriced.first(modelID) {
+		s.log.WarnContext(ctx, "no price is known for this model: its calls report cost_usd 0 with price_unknown", "model", modelID)
+	}
+	return true
 }
 
 // routed completes the call's record once the request is routed.
@@ -300,17 +314,18 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 	rec.account(resp.Usage, costUSD, attempts)
 	s.logContent(ctx, req, text)
 	return &stratav1.ChatResponse{
-		Text:       text,
-		Message:    msg,
-		Reasoning:  reasoning,
-		StopReason: toStopReason(resp.StopReason),
-		Usage:      toUsage(resp.Usage),
-		Model:      p.req.ModelID,
-		Route:      p.route.Key,
-		CostUsd:    costUSD,
-		Attempts:   int32(attempts),
-		LatencyMs:  time.Since(start).Milliseconds(),
-		Warnings:   resp.Warnings,
+		Text:         text,
+		Message:      msg,
+		Reasoning:    reasoning,
+		StopReason:   toStopReason(resp.StopReason),
+		Usage:        toUsage(resp.Usage),
+		Model:        p.req.ModelID,
+		Route:        p.route.Key,
+		CostUsd:      costUSD,
+		Attempts:     int32(attempts),
+		LatencyMs:    time.Since(start).Milliseconds(),
+		Warnings:     resp.Warnings,
+		PriceUnknown: s.priceUnknown(ctx, p.req.ModelID, p.req.Model),
 	}, nil
 }
 
@@ -420,11 +435,12 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 			rec.account(ev.Usage, costUSD, attempts)
 			s.logContent(ctx, req, reply.String())
 			return stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_End{End: &stratav1.StreamEnd{
-				StopReason: toStopReason(ev.StopReason),
-				Usage:      toUsage(ev.Usage),
-				CostUsd:    costUSD,
-				Attempts:   int32(attempts),
-				LatencyMs:  time.Since(start).Milliseconds(),
+				StopReason:   toStopReason(ev.StopReason),
+				Usage:        toUsage(ev.Usage),
+				CostUsd:      costUSD,
+				Attempts:     int32(attempts),
+				LatencyMs:    time.Since(start).Milliseconds(),
+				PriceUnknown: s.priceUnknown(ctx, p.req.ModelID, p.req.Model),
 			}}})
 		}
 		if msg := toDelta(ev); msg != nil {
@@ -522,7 +538,8 @@ func (s *Service) Embed(ctx context.Context, req *stratav1.EmbedRequest) (*strat
 	if len(resp.Vectors) != len(req.GetInputs()) {
 		return nil, toStatus(ctx, fmt.Errorf("backend returned %d vectors for %d inputs", len(resp.Vectors), len(req.GetInputs())), s.opts.Region)
 	}
-	out := &stratav1.EmbedResponse{Model: name.ModelID, Usage: toUsage(resp.Usage), CostUsd: cost(name.Model, resp.Usage)}
+	out := &stratav1.EmbedResponse{Model: name.ModelID, Usage: toUsage(resp.Usage), CostUsd: cost(name.Model, resp.Usage),
+		PriceUnknown: s.priceUnknown(ctx, name.ModelID, name.Model)}
 	out.Embeddings = make([]*stratav1.Embedding, len(resp.Vectors))
 	for i, v := range resp.Vectors {
 		out.Embeddings[i] = &stratav1.Embedding{Values: v}

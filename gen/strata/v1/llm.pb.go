@@ -1888,7 +1888,10 @@ type ChatResponse struct {
 	// warnings say what Strata changed or dropped to make the request valid for the model (a
 	// reasoning effort the model cannot use, max_tokens raised to hold a thinking budget, a tool
 	// choice Bedrock cannot express, ...), one sentence each. Empty when the request went as sent.
-	Warnings      []string `protobuf:"bytes,12,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Warnings []string `protobuf:"bytes,12,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// price_unknown is true when Strata has no price for the model (one its catalog does not know):
+	// cost_usd is then 0 and means unknown, not free.
+	PriceUnknown  bool `protobuf:"varint,13,opt,name=price_unknown,json=priceUnknown,proto3" json:"price_unknown,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2005,6 +2008,13 @@ func (x *ChatResponse) GetWarnings() []string {
 		return x.Warnings
 	}
 	return nil
+}
+
+func (x *ChatResponse) GetPriceUnknown() bool {
+	if x != nil {
+		return x.PriceUnknown
+	}
+	return false
 }
 
 // ChatStreamResponse is one event of a streamed reply.
@@ -2346,7 +2356,10 @@ type StreamEnd struct {
 	// attempts is how many upstream calls were made.
 	Attempts int32 `protobuf:"varint,4,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	// latency_ms is the time Strata spent on the call.
-	LatencyMs     int64 `protobuf:"varint,5,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	LatencyMs int64 `protobuf:"varint,5,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	// price_unknown is true when Strata has no price for the model (one its catalog does not know):
+	// cost_usd is then 0 and means unknown, not free.
+	PriceUnknown  bool `protobuf:"varint,6,opt,name=price_unknown,json=priceUnknown,proto3" json:"price_unknown,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2414,6 +2427,13 @@ func (x *StreamEnd) GetLatencyMs() int64 {
 		return x.LatencyMs
 	}
 	return 0
+}
+
+func (x *StreamEnd) GetPriceUnknown() bool {
+	if x != nil {
+		return x.PriceUnknown
+	}
+	return false
 }
 
 // EmbedRequest asks for one vector per input text.
@@ -2563,7 +2583,10 @@ type EmbedResponse struct {
 	// usage counts the input tokens.
 	Usage *Usage `protobuf:"bytes,3,opt,name=usage,proto3" json:"usage,omitempty"`
 	// cost_usd is the call's price at the catalog's list prices.
-	CostUsd       float64 `protobuf:"fixed64,4,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	CostUsd float64 `protobuf:"fixed64,4,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	// price_unknown is true when Strata has no price for the model (one its catalog does not know):
+	// cost_usd is then 0 and means unknown, not free.
+	PriceUnknown  bool `protobuf:"varint,5,opt,name=price_unknown,json=priceUnknown,proto3" json:"price_unknown,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2624,6 +2647,13 @@ func (x *EmbedResponse) GetCostUsd() float64 {
 		return x.CostUsd
 	}
 	return 0
+}
+
+func (x *EmbedResponse) GetPriceUnknown() bool {
+	if x != nil {
+		return x.PriceUnknown
+	}
+	return false
 }
 
 // ListModelsRequest asks for the models Strata knows.
@@ -3384,7 +3414,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12!\n" +
 	"\ftotal_tokens\x18\x03 \x01(\x03R\vtotalTokens\x12*\n" +
 	"\x11cache_read_tokens\x18\x04 \x01(\x03R\x0fcacheReadTokens\x12,\n" +
-	"\x12cache_write_tokens\x18\x05 \x01(\x03R\x10cacheWriteTokens\"\x84\x03\n" +
+	"\x12cache_write_tokens\x18\x05 \x01(\x03R\x10cacheWriteTokens\"\xa9\x03\n" +
 	"\fChatResponse\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12,\n" +
 	"\amessage\x18\x02 \x01(\v2\x12.strata.v1.MessageR\amessage\x12\x1c\n" +
@@ -3400,7 +3430,8 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	" \x01(\bR\x06cached\x12\x1d\n" +
 	"\n" +
 	"latency_ms\x18\v \x01(\x03R\tlatencyMs\x12\x1a\n" +
-	"\bwarnings\x18\f \x03(\tR\bwarnings\"\xa7\x01\n" +
+	"\bwarnings\x18\f \x03(\tR\bwarnings\x12#\n" +
+	"\rprice_unknown\x18\r \x01(\bR\fpriceUnknown\"\xa7\x01\n" +
 	"\x12ChatStreamResponse\x12.\n" +
 	"\x05start\x18\x01 \x01(\v2\x16.strata.v1.StreamStartH\x00R\x05start\x12.\n" +
 	"\x05delta\x18\x02 \x01(\v2\x16.strata.v1.StreamDeltaH\x00R\x05delta\x12(\n" +
@@ -3420,7 +3451,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12%\n" +
-	"\x0earguments_json\x18\x04 \x01(\tR\rargumentsJson\"\xc1\x01\n" +
+	"\x0earguments_json\x18\x04 \x01(\tR\rargumentsJson\"\xe6\x01\n" +
 	"\tStreamEnd\x126\n" +
 	"\vstop_reason\x18\x01 \x01(\x0e2\x15.strata.v1.StopReasonR\n" +
 	"stopReason\x12&\n" +
@@ -3428,7 +3459,8 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\bcost_usd\x18\x03 \x01(\x01R\acostUsd\x12\x1a\n" +
 	"\battempts\x18\x04 \x01(\x05R\battempts\x12\x1d\n" +
 	"\n" +
-	"latency_ms\x18\x05 \x01(\x03R\tlatencyMs\"\xe8\x01\n" +
+	"latency_ms\x18\x05 \x01(\x03R\tlatencyMs\x12#\n" +
+	"\rprice_unknown\x18\x06 \x01(\bR\fpriceUnknown\"\xe8\x01\n" +
 	"\fEmbedRequest\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x10\n" +
 	"\x03tag\x18\x02 \x01(\tR\x03tag\x12\x16\n" +
@@ -3443,14 +3475,15 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\n" +
 	"_normalize\"#\n" +
 	"\tEmbedding\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\x02R\x06values\"\x9e\x01\n" +
+	"\x06values\x18\x01 \x03(\x02R\x06values\"\xc3\x01\n" +
 	"\rEmbedResponse\x124\n" +
 	"\n" +
 	"embeddings\x18\x01 \x03(\v2\x14.strata.v1.EmbeddingR\n" +
 	"embeddings\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12&\n" +
 	"\x05usage\x18\x03 \x01(\v2\x10.strata.v1.UsageR\x05usage\x12\x19\n" +
-	"\bcost_usd\x18\x04 \x01(\x01R\acostUsd\"\x13\n" +
+	"\bcost_usd\x18\x04 \x01(\x01R\acostUsd\x12#\n" +
+	"\rprice_unknown\x18\x05 \x01(\bR\fpriceUnknown\"\x13\n" +
 	"\x11ListModelsRequest\"\xd2\x01\n" +
 	"\x12ListModelsResponse\x12,\n" +
 	"\x12default_chat_model\x18\x01 \x01(\tR\x10defaultChatModel\x126\n" +
