@@ -1,12 +1,14 @@
 // Package bench is `strata bench`: it measures what Strata adds to a Bedrock call.
 //
 // It starts the Bedrock emulator and a Strata server (in this process, or as a separate `strata
-// serve` pinned to a core of its own) on 127.0.0.1, and drives each scenario's workload three ways
-// in the same run: (a) with the AWS SDK straight to the emulator, SigV4-signed, as an application
-// would without Strata; (b) through Strata over gRPC with the same payloads; (c) as a bare
-// grpc.health.v1 Check to the same server, the price of the hop itself. Strata's added latency
-// is (b) − (a) and its own cost (b) − (a) − (c), percentile by percentile; beside them come its
-// CPU time per call, its memory and goroutines, and the budgets it is held to.
+// serve` pinned to a core of its own) on 127.0.0.1, and drives each scenario's workload several
+// ways in the same run: (a) with the AWS SDK straight to the emulator, SigV4-signed, as an
+// application would without Strata; (b) through Strata over gRPC with the same payloads; (c) as
+// a bare grpc.health.v1 Check to the same server, the price of the hop itself; and for Chat
+// (e) through a minimal gateway (minimal.go), run as Strata is: the floor any gateway reaches on
+// this machine. Strata's added latency is (b) − (a) and its own cost (b) − (a) − (c), percentile
+// by percentile; the minimal gateway's own cost is (e) − (a) − (c), and what Strata costs beyond
+// it (b) − (e). Beside them come CPU time per call, memory and goroutines, and the budgets.
 package bench
 
 import (
@@ -62,6 +64,9 @@ type Options struct {
 	// about StreamsHold.
 	Streams     int
 	StreamsHold time.Duration
+	// StreamsSettle is how long the server idles after the open-streams scenario before the
+	// settled memory reading that the "back near idle" budget is judged on.
+	StreamsSettle time.Duration
 	// LogLevel is the server's STRATA_LOG_LEVEL; info logs each call, as in production.
 	LogLevel string
 	// CallTimeout bounds each call, so a stalled server cannot hold the run.
@@ -89,6 +94,7 @@ func DefaultOptions() Options {
 		InFlight:          budgetInFlightCalls,
 		Streams:           budgetStreamsOpen,
 		StreamsHold:       2 * time.Second,
+		StreamsSettle:     5 * time.Second,
 		LogLevel:          "info",
 		CallTimeout:       30 * time.Second,
 	}
@@ -125,6 +131,9 @@ func (o Options) withDefaults() Options {
 	if o.StreamsHold == 0 {
 		o.StreamsHold = d.StreamsHold
 	}
+	if o.StreamsSettle == 0 {
+		o.StreamsSettle = d.StreamsSettle
+	}
 	if o.LogLevel == "" {
 		o.LogLevel = d.LogLevel
 	}
@@ -151,8 +160,8 @@ func (o Options) validate() error {
 	if o.Rate <= 0 {
 		errs = append(errs, fmt.Errorf("--rate %g: want more than 0", o.Rate))
 	}
-	if o.TTFT < 0 || o.TokensPerSecond < 0 || o.UpstreamLatency < 0 || o.StreamsHold < 0 {
-		errs = append(errs, errors.New("--ttft, --tokens-per-second, --upstream-latency and --streams-hold must not be negative"))
+	if o.TTFT < 0 || o.TokensPerSecond < 0 || o.UpstreamLatency < 0 || o.StreamsHold < 0 || o.StreamsSettle < 0 {
+		errs = append(errs, errors.New("--ttft, --tokens-per-second, --upstream-latency, --streams-hold and --streams-settle must not be negative"))
 	}
 	known := map[string]bool{}
 	for _, n := range ScenarioNames() {
@@ -255,6 +264,15 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 
 	r := &runner{o: o, up: up, tgt: tgt, paths: paths{direct: direct, strata: tgt}, progress: progress,
 		info: &runInfo{mode: o.Server, pinned: len(pin.server) > 0, o: o, idle: rep.Idle}}
+	r.startMinimal = func(ctx context.Context) (*target, error) { return startMinimal(ctx, o, up.url(), pin.server) }
+	defer func() {
+		if r.minimal == nil {
+			return
+		}
+		if serr := r.minimal.stop(); serr != nil && err == nil {
+			err = fmt.Errorf("stop the minimal gateway: %w", serr)
+		}
+	}()
 	for _, sc := range scenarios(o) {
 		res, err := r.scenario(ctx, sc)
 		if err != nil {
@@ -264,6 +282,9 @@ func Run(ctx context.Context, o Options) (rep *Report, err error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+	}
+	if r.minimal != nil {
+		rep.MinimalGateway = r.minimal.scope
 	}
 	end, err := tgt.usage(ctx)
 	if err != nil {
@@ -312,6 +333,15 @@ func startTarget(ctx context.Context, o Options, upstreamURL string, cpus []int)
 	if o.Server == ServerInProcess {
 		return startInProcess(ctx, upstreamURL, o.LogLevel)
 	}
+	exe, err := strataBinary(o)
+	if err != nil {
+		return nil, err
+	}
+	return startProcess(ctx, upstreamURL, o.LogLevel, processOptions{exe: exe, cpus: cpus})
+}
+
+// strataBinary is the absolute path of the strata binary process mode runs.
+func strataBinary(o Options) (string, error) {
 	var err error
 	exe := o.Executable
 	if exe == "" {
@@ -323,9 +353,9 @@ func startTarget(ctx context.Context, o Options, upstreamURL string, cpus []int)
 		exe, err = filepath.Abs(exe)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("find the strata binary: %w", err)
+		return "", fmt.Errorf("find the strata binary: %w", err)
 	}
-	return startProcess(ctx, upstreamURL, o.LogLevel, processOptions{exe: exe, cpus: cpus})
+	return exe, nil
 }
 
 // pinSelf pins this process to cpus and sizes GOMAXPROCS to them; restore undoes both.
@@ -349,6 +379,23 @@ type runner struct {
 	paths    paths
 	progress io.Writer
 	info     *runInfo
+	// minimal is the minimal gateway, started by startMinimal for the first scenario that
+	// measures it (e), and stopped by Run at the end.
+	minimal      *target
+	startMinimal func(context.Context) (*target, error)
+}
+
+// minimalTarget returns the minimal gateway, starting it on first use.
+func (r *runner) minimalTarget(ctx context.Context) (*target, error) {
+	if r.minimal == nil {
+		fmt.Fprintf(r.progress, "starting the minimal gateway (%s)\n", r.o.Server)
+		gw, err := r.startMinimal(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.minimal = gw
+	}
+	return r.minimal, nil
 }
 
 // sampleEvery is how often the server's RSS and goroutines are read during the Strata phase.
@@ -374,7 +421,7 @@ func (r *runner) scenario(ctx context.Context, sc scenario) (Scenario, error) {
 	if r.o.CPUProfileDir != "" {
 		profile = filepath.Join(r.o.CPUProfileDir, sc.name+".pprof")
 	}
-	s, cpu, peak, err := r.watched(ctx, sc, sc.strata(r.paths), profile)
+	s, cpu, peak, err := r.watched(ctx, sc, sc.strata(r.paths), r.tgt, profile)
 	if err != nil {
 		return res, err
 	}
@@ -384,7 +431,7 @@ func (r *runner) scenario(ctx context.Context, sc scenario) (Scenario, error) {
 
 	if sc.hop {
 		fmt.Fprintf(r.progress, "%s: (c) bare hop\n", sc.name)
-		s, cpu, _, err := r.watched(ctx, sc, hop(r.tgt.health), "")
+		s, cpu, _, err := r.watched(ctx, sc, hop(r.tgt.health), r.tgt, "")
 		if err != nil {
 			return res, err
 		}
@@ -396,6 +443,21 @@ func (r *runner) scenario(ctx context.Context, sc scenario) (Scenario, error) {
 		fmt.Fprintf(r.progress, "%s: (d) bare stream hop\n", sc.name)
 		res.StreamHop = pathOf(r.phase(ctx, sc, streamHop(r.tgt.refl)))
 		res.StreamHop.markHarnessBound(concurrent)
+	}
+	if sc.minimal {
+		gw, err := r.minimalTarget(ctx)
+		if err != nil {
+			return res, err
+		}
+		// Strata idles while the minimal gateway is measured: one of them is loaded at a time.
+		fmt.Fprintf(r.progress, "%s: (e) minimal gateway\n", sc.name)
+		s, cpu, _, err := r.watched(ctx, sc, sc.strata(paths{direct: r.paths.direct, strata: gw}), gw, "")
+		if err != nil {
+			return res, err
+		}
+		res.Minimal = pathOf(s)
+		res.Minimal.markHarnessBound(concurrent)
+		res.MinimalCPUPerCallUS = perCall(cpu, s.calls())
 	}
 	res.compare()
 
@@ -409,6 +471,24 @@ func (r *runner) scenario(ctx context.Context, sc scenario) (Scenario, error) {
 		return res, err
 	}
 	res.After = resourcesOf(after)
+	if sc.settledReading {
+		// Go returns freed memory to the kernel over minutes, not at once: the budget is judged
+		// once the server has idled a while, and the reading right after is kept beside it.
+		if wait := r.o.StreamsSettle - min(settle, r.o.Duration); wait > 0 {
+			fmt.Fprintf(r.progress, "%s: idle %v before the settled reading\n", sc.name, r.o.StreamsSettle)
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return res, ctx.Err()
+			}
+		}
+		settled, err := r.tgt.usage(ctx)
+		if err != nil {
+			return res, err
+		}
+		rs := resourcesOf(settled)
+		res.Settled, res.SettledAfterSeconds = &rs, r.o.StreamsSettle.Seconds()
+	}
 	if sc.checks != nil && res.Added != nil {
 		res.Checks = sc.checks(&res, r.info)
 	}
@@ -438,24 +518,24 @@ func (r *runner) measure(ctx context.Context, sc scenario, fn op) *samples {
 	return s
 }
 
-// watched is phase with the server observed over the measured part: the CPU time it used, and
-// the peak of its RSS and goroutines; with profile, a CPU profile is written there.
-func (r *runner) watched(ctx context.Context, sc scenario, fn op, profile string) (*samples, time.Duration, usage, error) {
+// watched is phase with srv observed over the measured part: the CPU time it used, and the peak
+// of its RSS and goroutines; with profile, a CPU profile is written there.
+func (r *runner) watched(ctx context.Context, sc scenario, fn op, srv *target, profile string) (*samples, time.Duration, usage, error) {
 	r.warm(ctx, sc, fn)
-	before, err := r.tgt.usage(ctx)
+	before, err := srv.usage(ctx)
 	if err != nil {
 		return nil, 0, usage{}, err
 	}
 	var finish func() error
 	if profile != "" {
-		if finish, err = r.tgt.profile(ctx, profile, r.o.Duration); err != nil {
+		if finish, err = srv.profile(ctx, profile, r.o.Duration); err != nil {
 			return nil, 0, usage{}, err
 		}
 	}
-	peak := watch(ctx, r.tgt.usage, sampleEvery)
+	peak := watch(ctx, srv.usage, sampleEvery)
 	s := r.measure(ctx, sc, fn)
 	top := peak()
-	after, err := r.tgt.usage(ctx)
+	after, err := srv.usage(ctx)
 	if err != nil {
 		return nil, 0, usage{}, err
 	}

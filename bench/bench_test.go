@@ -13,9 +13,10 @@ import (
 
 // TestRunEndToEnd runs a tiny bench through the real parts: the emulator over HTTP on
 // 127.0.0.1, a real Strata gRPC server (in-process, through server.Serve as `strata serve`
-// runs it), the real AWS SDK client. One scenario of each kind: unary, streaming, fan-out, an
-// open loop, and a round of open streams. It is not parallel: goleak checks that everything the
-// run started has stopped.
+// runs it), the real AWS SDK client, and the minimal gateway over gRPC with real SigV4. One
+// scenario of each kind: unary (with the minimal gateway), streaming, fan-out, an open loop, and
+// a round of open streams. It is not parallel: goleak checks that everything the run started has
+// stopped.
 func TestRunEndToEnd(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	defer goleak.VerifyNone(t, ignore)
@@ -31,6 +32,7 @@ func TestRunEndToEnd(t *testing.T) {
 		UpstreamLatency: 2 * time.Millisecond,
 		Streams:         20,
 		StreamsHold:     100 * time.Millisecond,
+		StreamsSettle:   300 * time.Millisecond,
 		LogLevel:        "warn",
 		Progress:        &progress,
 	})
@@ -40,8 +42,8 @@ func TestRunEndToEnd(t *testing.T) {
 	if len(rep.Scenarios) != 5 {
 		t.Fatalf("%d scenarios, want 5", len(rep.Scenarios))
 	}
-	if rep.Server != ServerInProcess || rep.StartupMS <= 0 {
-		t.Errorf("server %q, start-up %v ms", rep.Server, rep.StartupMS)
+	if rep.Server != ServerInProcess || rep.StartupMS <= 0 || rep.MinimalGateway == "" {
+		t.Errorf("server %q, start-up %v ms, minimal gateway %q", rep.Server, rep.StartupMS, rep.MinimalGateway)
 	}
 	if runtime.GOOS == "linux" && (rep.Idle.RSSMB <= 0 || rep.Idle.Goroutines <= 0) {
 		t.Errorf("idle reading %+v", rep.Idle)
@@ -50,6 +52,15 @@ func TestRunEndToEnd(t *testing.T) {
 		paths := map[string]*Path{"direct": s.Direct, "strata": s.Strata}
 		if s.Name != ScenarioStreams {
 			paths["hop"] = s.Hop
+		}
+		if s.Name == ScenarioChat {
+			// Its calls fail on an error or a reply without text: zero errors is text every time.
+			paths["minimal gateway"] = s.Minimal
+			if s.MinimalOwnCost == nil || s.BeyondMinimal == nil || s.MinimalAdded == nil || s.MinimalCPUPerCallUS <= 0 {
+				t.Errorf("chat: minimal gateway figures missing: %+v", s)
+			}
+		} else if s.Minimal != nil {
+			t.Errorf("%s: a minimal gateway path", s.Name)
 		}
 		if s.Name == ScenarioStream {
 			paths["stream hop"] = s.StreamHop
@@ -95,21 +106,25 @@ func TestRunEndToEnd(t *testing.T) {
 			if s.Strata.Calls != 20 || s.Strata.TTFT.P50 < 50_000 {
 				t.Errorf("streams: %d calls, ttft %+v; want 20 held 50 ms before their first token", s.Strata.Calls, s.Strata.TTFT)
 			}
+			if s.Settled == nil || s.SettledAfterSeconds != 0.3 || len(s.Checks) != 2 || s.Checks[1].Name != "RSS 300ms after, back near idle" {
+				t.Errorf("streams: settled %+v after %vs, checks %+v", s.Settled, s.SettledAfterSeconds, s.Checks)
+			}
 		}
 	}
-	if s := rep.Scenarios[0]; s.OwnCost == nil || len(s.Checks) != 2 || s.Checks[0].Verdict == "" {
+	if s := rep.Scenarios[0]; s.OwnCost == nil || len(s.Checks) != 2 || s.Checks[0].Verdict == "" || s.Checks[0].Minimal == nil || s.Checks[1].Minimal == nil {
 		t.Errorf("chat: own cost %v, checks %+v", s.OwnCost, s.Checks)
 	}
 	var table bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"== chat", "== streams", "own (b−a−c)", "send lag", "budgets:"} {
+	for _, want := range []string{"== chat", "== streams", "own (b−a−c)", "(e) minimal", "minimal own (e−a−c)", "beyond minimal (b−e)",
+		"vs the minimal gateway in this run", "send lag", "300ms after", "budgets:"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("the table has no %q:\n%s", want, table.String())
 		}
 	}
-	if !strings.Contains(progress.String(), "chat: (b) strata") {
+	if !strings.Contains(progress.String(), "chat: (b) strata") || !strings.Contains(progress.String(), "chat: (e) minimal gateway") {
 		t.Errorf("progress = %q", progress.String())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 )
@@ -23,13 +24,26 @@ const (
 // ErrBudgetMissed is returned by Command with --strict when a budget was missed or a call failed.
 var ErrBudgetMissed = errors.New("a budget was missed or a call failed")
 
+// flagServeMinimal is the internal flag that makes `strata bench` the minimal gateway's process
+// in process mode (see startMinimal); the parent passes the emulator and key in the environment.
+const flagServeMinimal = "serve-minimal-gateway"
+
 // Command runs `strata bench`: it parses flags, runs the benchmark, and prints the report on
-// stdout as a table, or as JSON with --json. Progress goes to stderr.
+// stdout as a table, or as JSON with --json. Progress goes to stderr. With the internal
+// --serve-minimal-gateway it serves the minimal gateway instead, until ctx is done.
 func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o, asJSON, strict, err := parseFlags(args, stderr)
+	c, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
 	}
+	if c.serveMinimal != "" {
+		cfg, err := minimalConfigFrom(os.Getenv)
+		if err != nil {
+			return err
+		}
+		return serveMinimalGateway(ctx, c.serveMinimal, cfg, stdout)
+	}
+	o, asJSON, strict := c.o, c.asJSON, c.strict
 	o.Progress = stderr
 	rep, err := Run(ctx, o)
 	if err != nil {
@@ -49,8 +63,20 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
+// commandLine is what the flags ask for.
+type commandLine struct {
+	o              Options
+	asJSON, strict bool
+	// serveMinimal, when set, is the address to serve the minimal gateway on (internal).
+	serveMinimal string
+}
+
 // parseFlags turns the command line into Options.
-func parseFlags(args []string, stderr io.Writer) (o Options, asJSON, strict bool, err error) {
+func parseFlags(args []string, stderr io.Writer) (commandLine, error) {
+	var (
+		o              Options
+		asJSON, strict bool
+	)
 	d := DefaultOptions()
 	fs := flag.NewFlagSet("strata bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -74,16 +100,21 @@ func parseFlags(args []string, stderr io.Writer) (o Options, asJSON, strict bool
 	fs.IntVar(&o.InFlight, "inflight", d.InFlight, "callers of the in-flight scenario, each call held 250ms upstream")
 	fs.IntVar(&o.Streams, "streams", d.Streams, "streams the open-streams scenario holds open at once")
 	fs.DurationVar(&o.StreamsHold, "streams-hold", d.StreamsHold, "how long each open stream lasts")
+	fs.DurationVar(&o.StreamsSettle, "streams-settle", d.StreamsSettle, "how long the server idles after the open streams before the settled RSS reading the \"back near idle\" budget is judged on")
 	fs.StringVar(&o.LogLevel, "log-level", d.LogLevel, "the server's STRATA_LOG_LEVEL (info logs every call, as in production)")
 	fs.DurationVar(&o.CallTimeout, "call-timeout", d.CallTimeout, "deadline of each call")
 	fs.StringVar(&o.CPUProfileDir, "cpuprofile", "", "write a CPU profile of the server's Strata phase of each scenario to DIR/SCENARIO.pprof")
 	quick := fs.Bool("quick", false, fmt.Sprintf("a quick check: %v per path after %v warm-up, scenarios %s unless --scenarios is given", quickDuration, quickWarmup, strings.Join(quickScenarios(), ",")))
 	fs.BoolVar(&strict, "strict", false, "exit non-zero when a budget is missed or a call fails")
+	serveMinimal := fs.String(flagServeMinimal, "", "internal, not for direct use: serve the minimal reference gateway of path (e) on `ADDR` and nothing else; process-mode runs start it so, with the emulator and key in the environment")
 	if err := fs.Parse(args); err != nil {
-		return o, false, false, err
+		return commandLine{}, err
 	}
 	if fs.NArg() > 0 {
-		return o, false, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return commandLine{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *serveMinimal != "" {
+		return commandLine{serveMinimal: *serveMinimal}, nil
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -106,10 +137,10 @@ func parseFlags(args []string, stderr io.Writer) (o Options, asJSON, strict bool
 		}
 	}
 	if o.Duration <= 0 {
-		return o, false, false, fmt.Errorf("--duration %v: want more than 0", o.Duration)
+		return commandLine{}, fmt.Errorf("--duration %v: want more than 0", o.Duration)
 	}
 	if err := o.validate(); err != nil {
-		return o, false, false, err
+		return commandLine{}, err
 	}
-	return o, asJSON, strict, nil
+	return commandLine{o: o, asJSON: asJSON, strict: strict}, nil
 }

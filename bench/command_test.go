@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"errors"
+	"flag"
 	"io"
 	"slices"
 	"strings"
@@ -17,12 +19,13 @@ func TestParseFlags(t *testing.T) {
 		check     func(o Options) bool
 		wantJSON  bool
 		wantStrct bool
+		wantServe string
 	}{{
 		name: "defaults are the budgets' conditions",
 		check: func(o Options) bool {
 			return o.Duration == 3*time.Second && o.Concurrency == 1 && o.Server == ServerProcess && o.Pin &&
 				o.Rate == 3000 && o.UpstreamLatency == 20*time.Millisecond && o.SaturationCallers == 16 &&
-				o.InFlight == 512 && o.Streams == 1000 && o.Scenarios == nil && o.LogLevel == "info"
+				o.InFlight == 512 && o.Streams == 1000 && o.StreamsSettle == 5*time.Second && o.Scenarios == nil && o.LogLevel == "info"
 		},
 	}, {
 		name: "flags are taken",
@@ -46,6 +49,8 @@ func TestParseFlags(t *testing.T) {
 			return o.Duration == 2*time.Second && slices.Equal(o.Scenarios, []string{"saturation"})
 		},
 	},
+		{name: "the internal minimal gateway", args: []string{"--serve-minimal-gateway", "127.0.0.1:0"}, wantServe: "127.0.0.1:0",
+			check: func(Options) bool { return true }},
 		{name: "unknown scenario", args: []string{"--scenarios", "chat,warp"}, wantErr: `unknown scenario "warp"`},
 		{name: "unknown server mode", args: []string{"--server", "cloud"}, wantErr: `--server "cloud"`},
 		{name: "no callers", args: []string{"--concurrency", "0"}, wantErr: "--concurrency 0"},
@@ -57,7 +62,7 @@ func TestParseFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			o, asJSON, strict, err := parseFlags(tt.args, io.Discard)
+			c, err := parseFlags(tt.args, io.Discard)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("parseFlags(%q) error = %v, want it to mention %q", tt.args, err, tt.wantErr)
@@ -67,10 +72,26 @@ func TestParseFlags(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseFlags(%q): %v", tt.args, err)
 			}
-			if !tt.check(o) || asJSON != tt.wantJSON || strict != tt.wantStrct {
-				t.Errorf("parseFlags(%q) = %+v, json %v, strict %v", tt.args, o, asJSON, strict)
+			if !tt.check(c.o) || c.asJSON != tt.wantJSON || c.strict != tt.wantStrct || c.serveMinimal != tt.wantServe {
+				t.Errorf("parseFlags(%q) = %+v", tt.args, c)
 			}
 		})
+	}
+}
+
+// TestUsageMarksTheMinimalGatewayInternal: the minimal gateway is a flag for the bench's own
+// child process, said so in the help, and no scenario.
+func TestUsageMarksTheMinimalGatewayInternal(t *testing.T) {
+	t.Parallel()
+	var help strings.Builder
+	if _, err := parseFlags([]string{"-h"}, &help); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseFlags(-h) = %v", err)
+	}
+	if !strings.Contains(help.String(), "-serve-minimal-gateway ADDR\n    \tinternal, not for direct use") {
+		t.Errorf("the help does not mark --serve-minimal-gateway internal:\n%s", help.String())
+	}
+	if slices.ContainsFunc(ScenarioNames(), func(n string) bool { return strings.Contains(n, "minimal") }) {
+		t.Errorf("a minimal-gateway scenario in %v", ScenarioNames())
 	}
 }
 

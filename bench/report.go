@@ -24,6 +24,9 @@ type Report struct {
 	Pinning string `json:"pinning"`
 	// ResourceScope says whose CPU time, RSS and goroutines the report gives.
 	ResourceScope string `json:"resource_scope"`
+	// MinimalGateway says where the minimal gateway of path (e) ran; empty when no scenario
+	// measured it.
+	MinimalGateway string `json:"minimal_gateway,omitempty"`
 	// DurationSeconds is the measured time of each path of each scenario, after WarmupSeconds.
 	DurationSeconds float64 `json:"duration_s"`
 	WarmupSeconds   float64 `json:"warmup_s"`
@@ -46,8 +49,8 @@ type Resources struct {
 }
 
 // Scenario is the result of one workload driven through each path: (a) the AWS SDK straight
-// to the emulator, (b) Strata, (c) the bare gRPC hop to Strata, and for ChatStream (d) a bare
-// gRPC stream to Strata.
+// to the emulator, (b) Strata, (c) the bare gRPC hop to Strata, for ChatStream (d) a bare gRPC
+// stream to Strata, and for Chat (e) the minimal gateway.
 type Scenario struct {
 	Name  string `json:"name"`
 	Title string `json:"title"`
@@ -71,14 +74,31 @@ type Scenario struct {
 	// OwnCostBeyondStreamHop is (b) − (a) − (d) on the time to first token: Strata's own cost
 	// beyond the price of a bare gRPC stream.
 	OwnCostBeyondStreamHop *Delta `json:"own_cost_beyond_stream_hop,omitempty"`
+	// Minimal is (e): the same calls through the minimal gateway (minimal.go), a Chat that
+	// forwards the Converse request over plain net/http with the SDK's SigV4 signer and does
+	// nothing else, run as Strata is (process, CPU), one after the other: issue 5's reference.
+	Minimal *Path `json:"minimal,omitempty"`
+	// MinimalAdded is (e) − (a), and MinimalOwnCost (e) − (a) − (c): the minimal gateway's own
+	// cost, what any gateway costs on this machine. (c) is the hop to Strata's server; both own
+	// costs subtract the same hop, so their difference does not depend on it.
+	MinimalAdded   *Delta `json:"minimal_added,omitempty"`
+	MinimalOwnCost *Delta `json:"minimal_own_cost,omitempty"`
+	// BeyondMinimal is (b) − (e): what Strata costs beyond the minimal gateway.
+	BeyondMinimal *Delta `json:"beyond_minimal,omitempty"`
 	// StrataCPUPerCallUS is the server's CPU time during the Strata phase over its calls, in
 	// microseconds; HopCPUPerCallUS the same during the hop phase.
 	StrataCPUPerCallUS float64 `json:"strata_cpu_per_call_us"`
 	HopCPUPerCallUS    float64 `json:"hop_cpu_per_call_us,omitempty"`
-	// Peak is the highest reading during the Strata phase; After the reading once it settled.
-	Peak   Resources `json:"peak"`
-	After  Resources `json:"after"`
-	Checks []Check   `json:"checks,omitempty"`
+	// MinimalCPUPerCallUS is the minimal gateway's CPU time during (e) over its calls.
+	MinimalCPUPerCallUS float64 `json:"minimal_cpu_per_call_us,omitempty"`
+	// Peak is the highest reading during the Strata phase; After the reading shortly after the
+	// scenario (and its other paths). Settled, for the open streams, is a reading taken
+	// SettledAfterSeconds after the scenario, the server idle meanwhile.
+	Peak                Resources  `json:"peak"`
+	After               Resources  `json:"after"`
+	Settled             *Resources `json:"settled,omitempty"`
+	SettledAfterSeconds float64    `json:"settled_after_s,omitempty"`
+	Checks              []Check    `json:"checks,omitempty"`
 }
 
 // Path is what one way of making the calls measured.
@@ -170,6 +190,25 @@ type Check struct {
 	Verdict string `json:"verdict"`
 	// Note says why a check was not judged.
 	Note string `json:"note,omitempty"`
+	// Minimal is the same measure taken on the minimal gateway (e) in the same run: how far
+	// from the budget the machine itself is. It does not change the verdict.
+	Minimal *Reference `json:"minimal,omitempty"`
+}
+
+// Reference is a check's measure taken on the minimal gateway.
+type Reference struct {
+	Measured float64 `json:"measured"`
+	// Ratio is the check's measure over this one; 0 when either is not positive.
+	Ratio float64 `json:"ratio,omitempty"`
+}
+
+// beside returns c with the minimal gateway's measure of the same thing beside it.
+func (c Check) beside(minimal float64) Check {
+	c.Minimal = &Reference{Measured: minimal}
+	if minimal > 0 && c.Measured > 0 {
+		c.Minimal.Ratio = round(c.Measured/minimal, 2)
+	}
+	return c
 }
 
 // judge compares measured with limit; a non-empty notJudged leaves the check unjudged, saying why.
@@ -222,6 +261,14 @@ func (s *Scenario) compare() {
 		own := s.Added.TTFT.minus(s.StreamHop.Latency.Percentiles)
 		s.OwnCostBeyondStreamHop = &own
 	}
+	if e := s.Minimal; e != nil {
+		added, beyond := e.Latency.minus(a.Latency.Percentiles), b.Latency.minus(e.Latency.Percentiles)
+		s.MinimalAdded, s.BeyondMinimal = &added, &beyond
+		if s.Hop != nil {
+			own := added.minus(s.Hop.Latency.Percentiles)
+			s.MinimalOwnCost = &own
+		}
+	}
 	if s.Hop == nil {
 		return
 	}
@@ -250,7 +297,7 @@ func (r *Report) Verdicts() map[string]int {
 func (r *Report) Errors() int {
 	n := 0
 	for _, s := range r.Scenarios {
-		for _, p := range []*Path{s.Direct, s.Strata, s.Hop, s.StreamHop} {
+		for _, p := range []*Path{s.Direct, s.Strata, s.Hop, s.StreamHop, s.Minimal} {
 			if p != nil {
 				n += p.Errors
 			}
@@ -278,7 +325,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		r.GoVersion, r.OS, r.Arch, r.CPUs, seconds(r.WarmupSeconds), seconds(r.DurationSeconds), r.LogLevel)
 	fmt.Fprintf(&b, "paths: (a) AWS SDK direct to the emulator, (b) through Strata over gRPC, (c) bare grpc.health.v1 Check to Strata,\n")
 	fmt.Fprintf(&b, "       (d) for ChatStream, a bare gRPC stream to Strata (server reflection), timed to its first message\n")
+	if r.MinimalGateway != "" {
+		fmt.Fprintf(&b, "       (e) for Chat, a minimal gateway run as Strata is (%s): Converse over plain net/http\n", r.MinimalGateway)
+		fmt.Fprintf(&b, "           signed by the SDK's SigV4 signer, no retries, logging or validation: the floor on this machine\n")
+	}
 	fmt.Fprintf(&b, "percentiles are exact (every call recorded and sorted); added = b − a and own cost = b − a − c, percentile by percentile\n")
+	if r.MinimalGateway != "" {
+		fmt.Fprintf(&b, "minimal own = e − a − c, the minimal gateway's own cost; beyond minimal = b − e, what Strata costs beyond it\n")
+	}
 	fmt.Fprintf(&b, "CPU, RSS and goroutines: %s\n\n", r.ResourceScope)
 	fmt.Fprintf(&b, "start-up to first served call %.1f ms; idle: RSS %.1f MB, %d goroutines\n", r.StartupMS, r.Idle.RSSMB, r.Idle.Goroutines)
 	writeChecks(&b, r.Checks)
@@ -309,7 +363,7 @@ func writeScenario(b *strings.Builder, s Scenario) {
 	for _, x := range []struct {
 		name string
 		p    *Path
-	}{{"(a) direct", s.Direct}, {"(b) strata", s.Strata}, {"(c) hop", s.Hop}, {"(d) stream hop", s.StreamHop}} {
+	}{{"(a) direct", s.Direct}, {"(b) strata", s.Strata}, {"(c) hop", s.Hop}, {"(d) stream hop", s.StreamHop}, {"(e) minimal", s.Minimal}} {
 		if x.p == nil {
 			continue
 		}
@@ -341,17 +395,37 @@ func writeScenario(b *strings.Builder, s Scenario) {
 	if s.OwnCostBeyondStreamHop != nil {
 		fmt.Fprintf(tw, "own (b−a−d)\tttft\t\t\t\t%s\t\t\n", deltaCells(*s.OwnCostBeyondStreamHop))
 	}
+	if s.MinimalOwnCost != nil {
+		fmt.Fprintf(tw, "minimal own (e−a−c)\tlatency\t\t\t\t%s\t\t\n", deltaCells(*s.MinimalOwnCost))
+	}
+	if s.BeyondMinimal != nil {
+		fmt.Fprintf(tw, "beyond minimal (b−e)\tlatency\t\t\t\t%s\t\t\n", deltaCells(*s.BeyondMinimal))
+	}
 	_ = tw.Flush()
 	fmt.Fprintf(b, "strata: CPU %s per call", us(s.StrataCPUPerCallUS))
+	var also []string
 	if s.Hop != nil {
-		fmt.Fprintf(b, " (hop: %s)", us(s.HopCPUPerCallUS))
+		also = append(also, "hop: "+us(s.HopCPUPerCallUS))
 	}
-	fmt.Fprintf(b, "; RSS peak %.1f MB, after %.1f MB; goroutines peak %s, after %s\n",
-		s.Peak.RSSMB, s.After.RSSMB, count(s.Peak.Goroutines), count(s.After.Goroutines))
+	if s.Minimal != nil {
+		also = append(also, "minimal gateway: "+us(s.MinimalCPUPerCallUS))
+	}
+	if len(also) > 0 {
+		fmt.Fprintf(b, " (%s)", strings.Join(also, "; "))
+	}
+	fmt.Fprintf(b, "; RSS peak %.1f MB, after %.1f MB", s.Peak.RSSMB, s.After.RSSMB)
+	if s.Settled != nil {
+		fmt.Fprintf(b, ", %s after %.1f MB", seconds(s.SettledAfterSeconds), s.Settled.RSSMB)
+	}
+	fmt.Fprintf(b, "; goroutines peak %s, after %s", count(s.Peak.Goroutines), count(s.After.Goroutines))
+	if s.Settled != nil {
+		fmt.Fprintf(b, ", %s after %s", seconds(s.SettledAfterSeconds), count(s.Settled.Goroutines))
+	}
+	b.WriteString("\n")
 	for _, x := range []struct {
 		name string
 		p    *Path
-	}{{"(a)", s.Direct}, {"(b)", s.Strata}, {"(c)", s.Hop}, {"(d)", s.StreamHop}} {
+	}{{"(a)", s.Direct}, {"(b)", s.Strata}, {"(c)", s.Hop}, {"(d)", s.StreamHop}, {"(e)", s.Minimal}} {
 		if x.p == nil {
 			continue
 		}
@@ -376,6 +450,13 @@ func writeChecks(b *strings.Builder, checks []Check) {
 			fmt.Fprintf(b, " (%s)", c.Note)
 		}
 		b.WriteString("\n")
+		if m := c.Minimal; m != nil {
+			fmt.Fprintf(b, "       vs the minimal gateway in this run: Strata %s, minimal gateway %s", formatValue(c.Measured, c.Unit), formatValue(m.Measured, c.Unit))
+			if m.Ratio > 0 {
+				fmt.Fprintf(b, " (%.2f×)", m.Ratio)
+			}
+			b.WriteString("\n")
+		}
 	}
 }
 

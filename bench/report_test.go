@@ -117,6 +117,23 @@ func TestCompare(t *testing.T) {
 			t.Errorf("own cost of %s p50 = %v, want ttft 120", s.OwnCostOf, s.OwnCost.P50)
 		}
 	})
+	t.Run("minimal gateway: its own cost and Strata's beyond it", func(t *testing.T) {
+		t.Parallel()
+		s := &Scenario{Direct: pathWith([]int{100, 200}, nil), Strata: pathWith([]int{250, 400}, nil), Hop: pathWith([]int{50, 60}, nil),
+			Minimal: pathWith([]int{180, 300}, nil)}
+		s.compare()
+		if want := (Delta{P50: 80, P90: 100, P99: 100}); s.MinimalAdded == nil || *s.MinimalAdded != want {
+			t.Errorf("minimal added = %+v, want %+v", s.MinimalAdded, want)
+		}
+		if want := (Delta{P50: 30, P90: 40, P99: 40}); s.MinimalOwnCost == nil || *s.MinimalOwnCost != want {
+			t.Errorf("minimal own cost = %+v, want %+v", s.MinimalOwnCost, want)
+		}
+		// b − e is the difference of the two own costs: the hop cancels out.
+		if want := (Delta{P50: 70, P90: 100, P99: 100}); s.BeyondMinimal == nil || *s.BeyondMinimal != want ||
+			s.OwnCost.P50-s.MinimalOwnCost.P50 != want.P50 {
+			t.Errorf("beyond minimal = %+v, want %+v", s.BeyondMinimal, want)
+		}
+	})
 	t.Run("no hop: no own cost", func(t *testing.T) {
 		t.Parallel()
 		s := &Scenario{Direct: pathWith([]int{100}, nil), Strata: pathWith([]int{150}, nil)}
@@ -133,16 +150,23 @@ func sampleReport() *Report {
 		StrataCPUPerCallUS: 120, Peak: Resources{RSSMB: 28.1, Goroutines: 14}, After: Resources{RSSMB: 27.9, Goroutines: 12}}
 	s.compare()
 	s.Strata.ErrorSamples = []string{"rpc error: code = Unavailable"}
-	s.Checks = []Check{judge("own cost p50 (added − hop)", s.OwnCost.P50, budgetChatOwnP50, "µs", false, "")}
+	s.Minimal, s.MinimalCPUPerCallUS = pathWith([]int{180, 300}, nil), 70
+	s.compare()
+	s.Checks = []Check{judge("own cost p50 (added − hop)", s.OwnCost.P50, budgetChatOwnP50, "µs", false, "").beside(s.MinimalOwnCost.P50)}
 	st := Scenario{Name: ScenarioStream, Title: "ChatStream", Direct: pathWith([]int{1000}, []int{300}),
 		Strata: pathWith([]int{1500}, []int{500}), Hop: pathWith([]int{80}, nil)}
 	st.compare()
+	streams := Scenario{Name: ScenarioStreams, Title: "open streams", Direct: pathWith([]int{1000}, []int{300}),
+		Strata: pathWith([]int{1500}, []int{500}), After: Resources{RSSMB: 60, Goroutines: 30},
+		Settled: &Resources{RSSMB: 35.5, Goroutines: 12}, SettledAfterSeconds: 5}
+	streams.compare()
 	return &Report{
 		Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), GoVersion: "go1.26", OS: "linux", Arch: "amd64", CPUs: 2,
 		Server: ServerProcess, Pinning: "Strata pinned to CPU 0", ResourceScope: "strata server process",
+		MinimalGateway:  "minimal gateway process (pid 7)",
 		DurationSeconds: 3, WarmupSeconds: 0.5, LogLevel: "info", StartupMS: 12.5,
 		Idle: Resources{RSSMB: 22.5, Goroutines: 12}, End: Resources{RSSMB: 30, Goroutines: 20},
-		Scenarios: []Scenario{s, st},
+		Scenarios: []Scenario{s, st, streams},
 		Checks:    []Check{judge("start-up to first served call", 12.5, budgetStartupMS, "ms", false, "")},
 	}
 }
@@ -161,7 +185,8 @@ func TestReportJSONRoundTrips(t *testing.T) {
 	if !reflect.DeepEqual(*rep, back) {
 		t.Errorf("the report changed through JSON:\n got %+v\nwant %+v", back, *rep)
 	}
-	for _, key := range []string{`"p99_us"`, `"own_cost"`, `"calls_per_second"`, `"verdict": "met"`, `"ttft"`, `"harness_cpu_percent"`} {
+	for _, key := range []string{`"p99_us"`, `"own_cost"`, `"calls_per_second"`, `"verdict": "met"`, `"ttft"`, `"harness_cpu_percent"`,
+		`"minimal"`, `"minimal_own_cost"`, `"beyond_minimal"`, `"minimal_cpu_per_call_us"`, `"ratio"`, `"settled"`, `"settled_after_s"`} {
 		if !strings.Contains(buf.String(), key) {
 			t.Errorf("the JSON has no %s", key)
 		}
@@ -180,9 +205,13 @@ func TestReportTable(t *testing.T) {
 		"== chat: Chat",
 		"(a) direct", "(b) strata", "(c) hop", "added (b−a)", "own (b−a−c)",
 		"ttft", "ttlt", "per event",
-		"strata: CPU 120µs per call",
+		"strata: CPU 120µs per call (hop: 0µs; minimal gateway: 70µs)",
+		"(e) for Chat, a minimal gateway run as Strata is (minimal gateway process (pid 7))",
+		"(e) minimal", "minimal own (e−a−c)", "beyond minimal (b−e)",
 		"errors (b): rpc error: code = Unavailable",
-		"budget own cost p50 (added − hop)       ≤ 60µs: 100µs  MISSED",
+		"budget own cost p50 (added − hop)       ≤ 60µs: 100µs  MISSED\n" +
+			"       vs the minimal gateway in this run: Strata 100µs, minimal gateway 30µs (3.33×)\n",
+		"RSS peak 0.0 MB, after 60.0 MB, 5s after 35.5 MB; goroutines peak 0, after 30, 5s after 12",
 		"budgets: 1 met, 1 missed, 0 not judged; 0 failed calls",
 	} {
 		if !strings.Contains(out, want) {

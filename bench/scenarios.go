@@ -69,6 +69,9 @@ type scenario struct {
 	// a bare gRPC stream.
 	direct, strata func(p paths) op
 	hop, streamHop bool
+	// minimal adds (e): the strata op driven against the minimal gateway instead of Strata, so
+	// that both make the same calls.
+	minimal bool
 	// fanOut marks a workload whose every call makes several upstream calls at once, so one
 	// caller keeps several in flight.
 	fanOut bool
@@ -76,6 +79,8 @@ type scenario struct {
 	noWarmup bool
 	// settle is how long to wait after the scenario before reading the server's resources.
 	settle time.Duration
+	// settledReading reads them once more after Options.StreamsSettle of idling.
+	settledReading bool
 	// checks judges the result against the budgets.
 	checks func(s *Scenario, run *runInfo) []Check
 }
@@ -106,17 +111,22 @@ func scenarios(o Options) []scenario {
 		return ""
 	}
 	all := []scenario{{
-		name: ScenarioChat, title: "Chat, short prompt", loop: lat, upstream: base, hop: true,
+		name: ScenarioChat, title: "Chat, short prompt", loop: lat, upstream: base, hop: true, minimal: true,
 		direct: func(p paths) op { return directChat(p.direct.sdk, shortPrompt, 0) },
 		strata: func(p paths) op { return strataChat(p.strata.llm, shortPrompt, 0) },
 		checks: func(s *Scenario, run *runInfo) []Check {
-			return []Check{
-				judge("own cost p50 (added − hop)", s.OwnCost.P50, budgetChatOwnP50, "µs", false, firstReason(atC1(run), bound(s))),
-				judge("added p99 (b − a)", s.Added.Latency.P99, budgetChatAddedP99, "µs", false, firstReason(atC1(run), bound(s))),
+			own := judge("own cost p50 (added − hop)", s.OwnCost.P50, budgetChatOwnP50, "µs", false, firstReason(atC1(run), bound(s)))
+			added := judge("added p99 (b − a)", s.Added.Latency.P99, budgetChatAddedP99, "µs", false, firstReason(atC1(run), bound(s)))
+			if s.MinimalOwnCost != nil {
+				own = own.beside(s.MinimalOwnCost.P50)
 			}
+			if s.MinimalAdded != nil {
+				added = added.beside(s.MinimalAdded.P99)
+			}
+			return []Check{own, added}
 		},
 	}, {
-		name: ScenarioChat8K, title: "Chat, 8 KB prompt", loop: lat, upstream: base, hop: true,
+		name: ScenarioChat8K, title: "Chat, 8 KB prompt", loop: lat, upstream: base, hop: true, minimal: true,
 		direct: func(p paths) op { return directChat(p.direct.sdk, long, 0) },
 		strata: func(p paths) op { return strataChat(p.strata.llm, long, 0) },
 	}, {
@@ -145,7 +155,7 @@ func scenarios(o Options) []scenario {
 		direct: func(p paths) op { return directEmbed(p.direct.sdk, cohereModel, cohereTexts, embedBatch) },
 		strata: func(p paths) op { return strataEmbed(p.strata.llm, cohereModel, cohereTexts) },
 	}, {
-		name: ScenarioSaturation, title: "saturation: Chat, short prompt", loop: loop{workers: o.SaturationCallers}, upstream: base, hop: true,
+		name: ScenarioSaturation, title: "saturation: Chat, short prompt", loop: loop{workers: o.SaturationCallers}, upstream: base, hop: true, minimal: true,
 		direct: func(p paths) op { return directChat(p.direct.sdk, shortPrompt, 0) },
 		strata: func(p paths) op { return strataChat(p.strata.llm, shortPrompt, 0) },
 		checks: func(s *Scenario, run *runInfo) []Check {
@@ -156,7 +166,11 @@ func scenarios(o Options) []scenario {
 			case run.o.SaturationCallers != budgetSaturationCalls:
 				why = fmt.Sprintf("the budget is for %d callers", budgetSaturationCalls)
 			}
-			return []Check{judge("Strata calls/s", s.Strata.CallsPerSecond, budgetSaturation, "calls/s", true, firstReason(why, harnessBoundNote(s.Strata)))}
+			c := judge("Strata calls/s", s.Strata.CallsPerSecond, budgetSaturation, "calls/s", true, firstReason(why, harnessBoundNote(s.Strata)))
+			if s.Minimal != nil {
+				c = c.beside(s.Minimal.CallsPerSecond)
+			}
+			return []Check{c}
 		},
 	}, {
 		name: ScenarioOpenLoop, title: "open loop: Chat, short prompt", loop: loop{rate: o.Rate},
@@ -190,7 +204,7 @@ func scenarios(o Options) []scenario {
 		},
 	}, {
 		name: ScenarioStreams, title: fmt.Sprintf("%d open streams: ChatStream of %d tokens", o.Streams, streamTokens),
-		loop: loop{workers: o.Streams, once: true}, noWarmup: true, settle: time.Second,
+		loop: loop{workers: o.Streams, once: true}, noWarmup: true, settle: time.Second, settledReading: true,
 		// Half the hold waiting for the first token, so every stream is open at once, then the
 		// reply paced over the other half.
 		upstream: latency{ttft: o.StreamsHold / 2, tokensPerSecond: streamTokens / (o.StreamsHold / 2).Seconds()},
@@ -204,9 +218,14 @@ func scenarios(o Options) []scenario {
 			case run.o.Streams != budgetStreamsOpen:
 				why = fmt.Sprintf("the budget is for %d open streams", budgetStreamsOpen)
 			}
+			// Judged on the settled reading; the one right after is in the report beside it.
+			after, name := s.After.RSSMB, "RSS after, back near idle"
+			if s.Settled != nil {
+				after, name = s.Settled.RSSMB, fmt.Sprintf("RSS %v after, back near idle", seconds(s.SettledAfterSeconds))
+			}
 			return []Check{
 				judge("RSS at peak", s.Peak.RSSMB, budgetStreamsMB, "MB", false, why),
-				judge("RSS after, back near idle", s.After.RSSMB, run.idle.RSSMB+budgetAfterAboveIdle, "MB", false, why),
+				judge(name, after, run.idle.RSSMB+budgetAfterAboveIdle, "MB", false, why),
 			}
 		},
 	}}

@@ -127,18 +127,7 @@ func startInProcess(ctx context.Context, upstreamURL, logLevel string) (*target,
 		return nil, fmt.Errorf("start strata in-process: %w (log: %s)", err, logs.String())
 	}
 	t.scope = "whole process: Strata, emulator and load together"
-	pid := os.Getpid()
-	t.usage = func(context.Context) (usage, error) {
-		cpu, err := selfCPU()
-		if err != nil {
-			return usage{}, err
-		}
-		rss, err := processRSS(pid)
-		if err != nil {
-			return usage{}, err
-		}
-		return usage{cpu: cpu, rss: rss, goroutines: runtime.NumGoroutine()}, nil
-	}
+	t.usage = selfUsage
 	t.profile = func(_ context.Context, path string, _ time.Duration) (func() error, error) {
 		f, err := os.Create(path)
 		if err != nil {
@@ -169,40 +158,50 @@ type processOptions struct {
 	cpus []int
 }
 
-// startProcess runs `strata serve` as a child process and measures its start-up: from just
-// before exec to the first Chat it answers.
-func startProcess(ctx context.Context, upstreamURL, logLevel string, po processOptions) (*target, error) {
-	debugAddr, err := freeLoopbackAddr()
-	if err != nil {
-		return nil, err
-	}
-	env := serverEnv(upstreamURL, logLevel, debugAddr)
-	name, args := po.exe, append([]string{"serve"}, serveArgs()...)
+// child is a server the bench runs as a child process: Strata, or the minimal gateway.
+type child struct {
+	pid int
+	// begin is just before exec; addr the address the child printed as its first line.
+	begin time.Time
+	addr  string
+	// logs keeps the tail of the child's stderr, to explain a failure.
+	logs *tailBuffer
+	// stop sends SIGTERM, waits up to 10s (then kills), and returns how the child exited; it
+	// may be called again and returns the same.
+	stop func() error
+}
+
+// startChild runs exe with args and exactly env, pinned to cpus when given, and waits for the
+// address it prints on stdout.
+func startChild(ctx context.Context, exe string, args []string, env map[string]string, cpus []int) (*child, error) {
+	env = maps.Clone(env)
+	name := exe
 	pinAfterStart := false
-	if len(po.cpus) > 0 {
+	if len(cpus) > 0 {
 		if taskset, err := exec.LookPath("taskset"); err == nil {
-			args = append([]string{"-c", joinInts(po.cpus), po.exe}, args...)
+			args = append([]string{"-c", joinInts(cpus), exe}, args...)
 			name = taskset
 		} else {
 			// Without taskset the runtime would size GOMAXPROCS before the pinning.
-			env["GOMAXPROCS"] = strconv.Itoa(len(po.cpus))
+			env["GOMAXPROCS"] = strconv.Itoa(len(cpus))
 			pinAfterStart = true
 		}
 	}
 	cmd := exec.Command(name, args...)
 	cmd.Env = environList(env)
 	addr := newLineWriter()
-	logs := newTailBuffer(8 << 10)
-	cmd.Stdout, cmd.Stderr = addr, logs
-	begin := time.Now()
+	c := &child{logs: newTailBuffer(8 << 10)}
+	cmd.Stdout, cmd.Stderr = addr, c.logs
+	c.begin = time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
+	c.pid = cmd.Process.Pid // taskset execs the server in its own place: the same pid
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	var waitErr error
 	waited := false
-	stop := func() error {
+	c.stop = func() error {
 		if !waited {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
 			select {
@@ -215,18 +214,17 @@ func startProcess(ctx context.Context, upstreamURL, logLevel string, po processO
 		}
 		return waitErr
 	}
-	fail := func(err error) (*target, error) {
-		_ = stop()
-		return nil, fmt.Errorf("start strata serve: %w (log: %s)", err, logs.String())
+	fail := func(err error) (*child, error) {
+		_ = c.stop()
+		return nil, fmt.Errorf("%w (log: %s)", err, c.logs.String())
 	}
 	if pinAfterStart {
-		if err := pinProcess(cmd.Process.Pid, po.cpus); err != nil {
+		if err := pinProcess(c.pid, cpus); err != nil {
 			return fail(err)
 		}
 	}
-	var line string
 	select {
-	case line = <-addr.line:
+	case c.addr = <-addr.line:
 	case err := <-exited:
 		waited, waitErr = true, err
 		return fail(fmt.Errorf("exited before serving: %v", err))
@@ -235,14 +233,12 @@ func startProcess(ctx context.Context, upstreamURL, logLevel string, po processO
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
-	t, err := connect(ctx, line, begin)
-	if err != nil {
-		return fail(err)
-	}
-	pid := cmd.Process.Pid // taskset execs the server in its own place: the same pid
-	t.scope = fmt.Sprintf("strata server process (pid %d)", pid)
-	debug := &http.Client{Timeout: 2 * time.Second}
-	t.usage = func(ctx context.Context) (usage, error) {
+	return c, nil
+}
+
+// processUsage reads process pid's resources; goroutines, when not nil, counts its goroutines.
+func processUsage(pid int, goroutines func(context.Context) int) func(context.Context) (usage, error) {
+	return func(ctx context.Context) (usage, error) {
 		cpu, err := processCPU(pid)
 		if err != nil {
 			return usage{}, err
@@ -251,22 +247,126 @@ func startProcess(ctx context.Context, upstreamURL, logLevel string, po processO
 		if err != nil {
 			return usage{}, err
 		}
-		return usage{cpu: cpu, rss: rss, goroutines: goroutinesAt(ctx, debug, debugAddr)}, nil
+		u := usage{cpu: cpu, rss: rss, goroutines: -1}
+		if goroutines != nil {
+			u.goroutines = goroutines(ctx)
+		}
+		return u, nil
 	}
+}
+
+// startProcess runs `strata serve` as a child process and measures its start-up: from just
+// before exec to the first Chat it answers.
+func startProcess(ctx context.Context, upstreamURL, logLevel string, po processOptions) (*target, error) {
+	debugAddr, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	c, err := startChild(ctx, po.exe, append([]string{"serve"}, serveArgs()...), serverEnv(upstreamURL, logLevel, debugAddr), po.cpus)
+	if err != nil {
+		return nil, fmt.Errorf("start strata serve: %w", err)
+	}
+	t, err := connect(ctx, c.addr, c.begin)
+	if err != nil {
+		_ = c.stop()
+		return nil, fmt.Errorf("start strata serve: %w (log: %s)", err, c.logs.String())
+	}
+	t.scope = fmt.Sprintf("strata server process (pid %d)", c.pid)
+	debug := &http.Client{Timeout: 2 * time.Second}
+	t.usage = processUsage(c.pid, func(ctx context.Context) int { return goroutinesAt(ctx, debug, debugAddr) })
 	t.profile = func(ctx context.Context, path string, d time.Duration) (func() error, error) {
 		return fetchProfile(ctx, debugAddr, path, d)
 	}
 	t.stop = func() error {
 		debug.CloseIdleConnections()
 		_ = t.conn.Close()
-		err := stop()
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return fmt.Errorf("strata serve exited with %v (log: %s)", err, logs.String())
-		}
-		return err
+		return exitError("strata serve", c)
 	}
 	return t, nil
+}
+
+// exitError stops c and returns how it exited, with its log when it failed.
+func exitError(what string, c *child) error {
+	err := c.stop()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return fmt.Errorf("%s exited with %v (log: %s)", what, err, c.logs.String())
+	}
+	return err
+}
+
+// startMinimal starts the minimal gateway (minimal.go) the way Strata runs: in process mode as a
+// child process, `strata bench --serve-minimal-gateway`, pinned to Strata's CPUs; in-process in
+// this process.
+func startMinimal(ctx context.Context, o Options, upstreamURL string, cpus []int) (*target, error) {
+	cfg := minimalEnv(upstreamURL)
+	if o.Server == ServerInProcess {
+		c, err := minimalConfigFrom(func(k string) string { return cfg[k] })
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		addr := newLineWriter()
+		served := make(chan error, 1)
+		begin := time.Now()
+		go func() { served <- serveMinimalGateway(ctx, "127.0.0.1:0", c, addr) }()
+		stop := func() error {
+			cancel()
+			return <-served
+		}
+		var line string
+		select {
+		case line = <-addr.line:
+		case err := <-served:
+			cancel()
+			return nil, fmt.Errorf("start the minimal gateway: %w", err)
+		}
+		t, err := connect(ctx, line, begin)
+		if err != nil {
+			_ = stop()
+			return nil, fmt.Errorf("start the minimal gateway: %w", err)
+		}
+		t.scope = "in the bench's process"
+		t.usage = selfUsage
+		t.stop = func() error {
+			_ = t.conn.Close()
+			return stop()
+		}
+		return t, nil
+	}
+	exe, err := strataBinary(o)
+	if err != nil {
+		return nil, err
+	}
+	c, err := startChild(ctx, exe, []string{"bench", "--" + flagServeMinimal, "127.0.0.1:0"}, cfg, cpus)
+	if err != nil {
+		return nil, fmt.Errorf("start the minimal gateway: %w", err)
+	}
+	t, err := connect(ctx, c.addr, c.begin)
+	if err != nil {
+		_ = c.stop()
+		return nil, fmt.Errorf("start the minimal gateway: %w (log: %s)", err, c.logs.String())
+	}
+	t.scope = fmt.Sprintf("minimal gateway process (pid %d)", c.pid)
+	t.usage = processUsage(c.pid, nil)
+	t.stop = func() error {
+		_ = t.conn.Close()
+		return exitError("the minimal gateway", c)
+	}
+	return t, nil
+}
+
+// selfUsage reads this process's resources.
+func selfUsage(context.Context) (usage, error) {
+	cpu, err := selfCPU()
+	if err != nil {
+		return usage{}, err
+	}
+	rss, err := processRSS(os.Getpid())
+	if err != nil {
+		return usage{}, err
+	}
+	return usage{cpu: cpu, rss: rss, goroutines: runtime.NumGoroutine()}, nil
 }
 
 // connect dials the server at addr and times its first Chat from begin.

@@ -200,12 +200,19 @@ func directEmbed(client *bedrockruntime.Client, model string, texts []string, pe
 	}
 }
 
-// strataChat is the same chat through Strata's Chat.
+// strataChat is the same chat through Strata's Chat (or the minimal gateway's). A reply without
+// text counts as a failed call.
 func strataChat(llm stratav1.LLMServiceClient, prompt string, maxTokens int32) op {
 	req := chatRequest(prompt, maxTokens)
 	return func(ctx context.Context, _ *call) error {
-		_, err := llm.Chat(ctx, req)
-		return err
+		resp, err := llm.Chat(ctx, req)
+		if err != nil {
+			return err
+		}
+		if resp.GetText() == "" {
+			return errors.New("chat: a reply without text")
+		}
+		return nil
 	}
 }
 
