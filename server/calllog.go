@@ -23,21 +23,25 @@ import (
 // interceptor: that one builds its fields as a list of key-value pairs per call, and with slog's
 // conversion of them the line was 10% of Strata's CPU at saturation (BENCHMARKS.md).
 
-// logUnary logs each unary call when it finishes.
-func logUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+// logUnary logs each unary call when it finishes, and counts it in flight while it runs.
+func logUnary(log *slog.Logger, calls *inflight) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
+		calls.begin()
 		resp, err := handler(ctx, req)
+		calls.end()
 		logCall(ctx, log, info.FullMethod, "unary", start, err)
 		return resp, err
 	}
 }
 
-// logStream logs each streaming call when it finishes.
-func logStream(log *slog.Logger) grpc.StreamServerInterceptor {
+// logStream logs each streaming call when it finishes, and counts it in flight while it runs.
+func logStream(log *slog.Logger, calls *inflight) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start := time.Now()
+		calls.begin()
 		err := handler(srv, ss)
+		calls.end()
 		kind := "server_stream"
 		switch {
 		case info.IsClientStream && info.IsServerStream:

@@ -49,6 +49,7 @@ type Server struct {
 	health *health.Server
 	opts   GRPCOptions
 	log    *slog.Logger
+	calls  *inflight
 }
 
 // healthService is the service name grpc.health.v1 reports for LLMService; "" reports the server.
@@ -57,6 +58,7 @@ const healthService = "strata.v1.LLMService"
 // NewGRPC builds the server. Interceptors, outermost first: the call record (so the log line
 // can carry tokens and cost), logging, and panic recovery last.
 func NewGRPC(svc stratav1.LLMServiceServer, opts GRPCOptions, log *slog.Logger) *Server {
+	calls := &inflight{}
 	recoverOpts := []recovery.Option{recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in handler", "panic", p, "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
@@ -64,12 +66,12 @@ func NewGRPC(svc stratav1.LLMServiceServer, opts GRPCOptions, log *slog.Logger) 
 	serverOpts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(
 			service.RecordUnaryInterceptor,
-			logUnary(log),
+			logUnary(log, calls),
 			recovery.UnaryServerInterceptor(recoverOpts...),
 		),
 		grpc.ChainStreamInterceptor(
 			service.RecordStreamInterceptor,
-			logStream(log),
+			logStream(log, calls),
 			recovery.StreamServerInterceptor(recoverOpts...),
 		),
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgBytes),
@@ -97,7 +99,7 @@ func NewGRPC(svc stratav1.LLMServiceServer, opts GRPCOptions, log *slog.Logger) 
 	reflection.Register(g)
 	h.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	h.SetServingStatus(healthService, healthpb.HealthCheckResponse_SERVING)
-	return &Server{grpc: g, health: h, opts: opts, log: log}
+	return &Server{grpc: g, health: h, opts: opts, log: log, calls: calls}
 }
 
 // SetServing sets what grpc.health.v1 reports for the server and for LLMService. Once shutdown
@@ -117,6 +119,16 @@ func (s *Server) SetServing(serving bool) {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.grpc.Serve(ln) }()
+	trimCtx, stopTrim := context.WithCancel(ctx)
+	trimmed := make(chan struct{})
+	go func() {
+		defer close(trimmed)
+		idleTrimmer(trimCtx, s.calls, trimEvery, s.log)
+	}()
+	defer func() {
+		stopTrim()
+		<-trimmed
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
