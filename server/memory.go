@@ -12,13 +12,13 @@ import (
 // Returning memory after a burst. Go keeps the heap a burst grew (1,000 open streams take the
 // server from 25 to 85 MB) until a GC cycle lowers its goal, and an idle server allocates nothing,
 // so none comes for minutes: RSS stayed at the peak (BENCHMARKS.md). idleTrimmer watches for the
-// server going idle with much heap free but held, and then returns it to the operating system:
-// one GC cycle and a scavenge, when nothing is in flight to notice the pause.
+// server going idle holding much more than before the burst, and then returns what it can to the
+// operating system: one GC cycle and a scavenge, when nothing is in flight to notice the pause.
 
 const (
 	// trimEvery is how often the trimmer looks.
 	trimEvery = 2 * time.Second
-	// trimAbove is how much free heap is worth a GC cycle to return.
+	// trimAbove is how much growth since the last trim is worth a GC cycle to return.
 	trimAbove = 16 << 20
 )
 
@@ -28,10 +28,12 @@ type inflight struct{ n atomic.Int64 }
 func (f *inflight) begin() { f.n.Add(1) }
 func (f *inflight) end()   { f.n.Add(-1) }
 
-// idleTrimmer returns held heap to the operating system whenever a look finds no call in flight
-// and more than trimAbove bytes of heap free but not yet returned, until ctx ends.
+// idleTrimmer returns memory to the operating system when a look finds no call in flight and the
+// process holds trimAbove bytes more than it did after the last trim (or the first idle look):
+// a burst came and went. It forces the GC cycle an idle process would not run for minutes, then
+// returns what is free. Until ctx ends.
 func idleTrimmer(ctx context.Context, calls *inflight, every time.Duration, log *slog.Logger) {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
+	baseline := uint64(0) // what the process held after the last trim; 0 until the first idle look
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -43,12 +45,23 @@ func idleTrimmer(ctx context.Context, calls *inflight, every time.Duration, log 
 		if calls.n.Load() != 0 {
 			continue
 		}
-		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 || sample[0].Value.Uint64() < trimAbove {
+		held := heldMemory()
+		if baseline == 0 {
+			baseline = held
+		}
+		if held < baseline+trimAbove {
+			baseline = min(baseline, held)
 			continue
 		}
-		held := sample[0].Value.Uint64()
 		debug.FreeOSMemory()
-		log.Debug("idle: returned free heap to the operating system", "bytes", held)
+		baseline = heldMemory()
+		log.Debug("idle after a burst: returned memory to the operating system", "held_before", held, "held_after", baseline)
 	}
+}
+
+// heldMemory is what the Go runtime has mapped and not returned to the operating system.
+func heldMemory() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64() - s[1].Value.Uint64()
 }
