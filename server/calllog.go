@@ -16,12 +16,16 @@ import (
 )
 
 // The call log: one "finished call" line per RPC, with the keys of go-grpc-middleware's logging
-// interceptor (grpc.service, grpc.method, grpc.code, grpc.time_ms, ...) and the call's record
-// (tag, route, model, tokens, cost, attempts: RD-Agent's token-cost record).
+// interceptor (grpc.service, grpc.method, grpc.method_type, peer.address, grpc.code, grpc.time_ms,
+// grpc.error) and the call's record (tag, route, model, tokens, cost, attempts: RD-Agent's
+// token-cost record).
 //
 // Strata writes the line itself, with slog.LogAttrs, rather than through go-grpc-middleware's
 // interceptor: that one builds its fields as a list of key-value pairs per call, and with slog's
-// conversion of them the line was 10% of Strata's CPU at saturation (BENCHMARKS.md).
+// conversion of them the line was 10% of Strata's CPU at saturation (BENCHMARKS.md). For the same
+// reason the line leaves out that interceptor's constant fields (protocol, grpc.component) and
+// grpc.start_time, which the line's own time less grpc.time_ms gives: slog's JSON handler is still
+// 10% of the CPU of a saturated server, each attribute a share of it.
 
 // logUnary logs each unary call when it finishes, and counts it in flight while it runs.
 func logUnary(log *slog.Logger, calls *inflight) grpc.UnaryServerInterceptor {
@@ -64,8 +68,6 @@ func logCall(ctx context.Context, log *slog.Logger, fullMethod, kind string, sta
 	attrs := make([]slog.Attr, 0, 24)
 	attrs = service.AppendCallAttrs(attrs, ctx)
 	attrs = append(attrs,
-		slog.String("protocol", "grpc"),
-		slog.String("grpc.component", "server"),
 		slog.String("grpc.service", svc),
 		slog.String("grpc.method", method),
 		slog.String("grpc.method_type", kind),
@@ -75,7 +77,6 @@ func logCall(ctx context.Context, log *slog.Logger, fullMethod, kind string, sta
 	}
 	ms := float64(time.Since(start).Microseconds()) / 1000
 	attrs = append(attrs,
-		slog.String("grpc.start_time", start.UTC().Format(time.RFC3339)),
 		slog.String("grpc.code", code.String()),
 		slog.String("grpc.time_ms", strconv.FormatFloat(ms, 'f', 3, 64)),
 	)

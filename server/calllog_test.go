@@ -41,7 +41,7 @@ func TestCallLogLine(t *testing.T) {
 			}
 			want := map[string]any{"msg": "finished call", "level": tt.wantLevel, "grpc.code": tt.wantCode,
 				"grpc.service": "strata.v1.LLMService", "grpc.method": "Chat", "grpc.method_type": "unary",
-				"peer.address": "127.0.0.1:4242", "protocol": "grpc", "grpc.component": "server"}
+				"peer.address": "127.0.0.1:4242"}
 			for k, v := range want {
 				if line[k] != v {
 					t.Errorf("%s = %v, want %v", k, line[k], v)
