@@ -248,6 +248,8 @@ type ChatResponse struct {
 	Parts      []Part
 	StopReason StopReason
 	Usage      Usage
+	// ServiceTier is the processing tier the provider says it served the call at, or "".
+	ServiceTier string
 	// Warnings say what the backend changed or dropped to make the request valid.
 	Warnings []string
 }
@@ -285,6 +287,8 @@ type Event struct {
 	Usage      Usage
 	// Redacted is an EventReasoningRedacted's encrypted reasoning.
 	Redacted []byte
+	// ServiceTier is the end event's processing tier, as ChatResponse.ServiceTier.
+	ServiceTier string
 }
 
 // EmbedRequest asks for vectors.

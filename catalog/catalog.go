@@ -109,12 +109,16 @@ type Embedding struct {
 	MaxInputChars int `json:"max_input_chars,omitempty"`
 }
 
-// Price is the on-demand list price in US dollars per million tokens (standard tier, us-east-1).
+// Price is the on-demand list price in US dollars per million tokens (standard tier, us-east-1;
+// for models with a RegionalPremium, through the global profile). See pricing.go for the tiers.
 type Price struct {
 	InputPerMTok      float64 `json:"input_per_mtok"`
 	OutputPerMTok     float64 `json:"output_per_mtok,omitempty"`
 	CacheReadPerMTok  float64 `json:"cache_read_per_mtok,omitempty"`
 	CacheWritePerMTok float64 `json:"cache_write_per_mtok,omitempty"`
+	// RegionalPremium is the share added when the call is not routed globally (0.10 for Claude
+	// 4.5 and later).
+	RegionalPremium float64 `json:"regional_premium,omitempty"`
 }
 
 // Lifecycle is the model's lifecycle as the control plane reports it.
@@ -137,7 +141,12 @@ type Catalog struct {
 	// byAlias maps every lower-cased alias to its model, built once: LookupName runs on every
 	// call that names a model.
 	byAlias map[string]int
+	// pricesAsOf and pricesSource say when and where the prices were read.
+	pricesAsOf, pricesSource string
 }
+
+// PricesAsOf says when the catalog's prices were read, and from where.
+func (c *Catalog) PricesAsOf() (date, source string) { return c.pricesAsOf, c.pricesSource }
 
 // Load returns the catalog embedded in the binary.
 func Load() (*Catalog, error) {
@@ -147,12 +156,15 @@ func Load() (*Catalog, error) {
 // Parse builds a catalog from JSON of the shape of models.json.
 func Parse(data []byte) (*Catalog, error) {
 	var file struct {
-		Models []Model `json:"models"`
+		// PricesAsOf and PricesSource date and source every price row; tests check them.
+		PricesAsOf   string  `json:"prices_as_of"`
+		PricesSource string  `json:"prices_source"`
+		Models       []Model `json:"models"`
 	}
 	if err := json.Unmarshal(data, &file); err != nil {
 		return nil, fmt.Errorf("parse model catalog: %w", err)
 	}
-	c := &Catalog{models: file.Models, byID: make(map[string]int, len(file.Models))}
+	c := &Catalog{models: file.Models, byID: make(map[string]int, len(file.Models)), pricesAsOf: file.PricesAsOf, pricesSource: file.PricesSource}
 	for i, m := range file.Models {
 		if err := m.validate(); err != nil {
 			return nil, fmt.Errorf("model catalog entry %d: %w", i, err)

@@ -59,7 +59,9 @@ func TestModelsJSONStrict(t *testing.T) {
 		t.Fatalf("read models.json: %v", err)
 	}
 	var file struct {
-		Models []catalog.Model `json:"models"`
+		PricesAsOf   string          `json:"prices_as_of"`
+		PricesSource string          `json:"prices_source"`
+		Models       []catalog.Model `json:"models"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

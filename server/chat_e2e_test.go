@@ -29,6 +29,9 @@ func wantCost(t *testing.T, modelID string, u *stratav1.Usage, got float64) {
 	p := res.Model.Price
 	want := (float64(u.GetInputTokens())*p.InputPerMTok + float64(u.GetOutputTokens())*p.OutputPerMTok +
 		float64(u.GetCacheReadTokens())*p.CacheReadPerMTok + float64(u.GetCacheWriteTokens())*p.CacheWritePerMTok) / 1e6
+	if catalog.RoutingTierOf(modelID) != catalog.TierGlobal {
+		want *= 1 + p.RegionalPremium // Claude 4.5+ costs 10% more routed in a region or geography
+	}
 	if want <= 0 {
 		t.Fatalf("price of %s × usage %v is %v: a test of cost needs a priced call", modelID, u, want)
 	}

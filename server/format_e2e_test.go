@@ -2,12 +2,14 @@ package server
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/strata-gateway/strata/catalog"
@@ -415,5 +417,34 @@ func TestPriceUnknown(t *testing.T) {
 	known, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{Model: novaMicro, Messages: user("hi")})
 	if err != nil || known.GetPriceUnknown() {
 		t.Errorf("a catalog model: price_unknown %v, %v", known.GetPriceUnknown(), err)
+	}
+}
+
+// TestCostByTier: the same call costs what the price table says for the tier it took: Claude
+// Haiku 4.5 through us. costs 1.1 times what it costs through global., and the flex service tier,
+// which Bedrock reports it served, half the standard one.
+func TestCostByTier(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, nil)
+	const haiku = "anthropic.claude-haiku-4-5-20251001-v1:0"
+	call := func(model string, tier stratav1.ServiceTier) *stratav1.ChatResponse {
+		t.Helper()
+		resp, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{Model: model, ServiceTier: tier, Messages: user("Name three rivers of France.")})
+		if err != nil {
+			t.Fatalf("Chat %s: %v", model, err)
+		}
+		return resp
+	}
+	geo := call("us."+haiku, stratav1.ServiceTier_SERVICE_TIER_UNSPECIFIED)
+	global := call("global."+haiku, stratav1.ServiceTier_SERVICE_TIER_UNSPECIFIED)
+	flex := call("global."+haiku, stratav1.ServiceTier_SERVICE_TIER_FLEX)
+	if !proto.Equal(geo.GetUsage(), global.GetUsage()) || !proto.Equal(global.GetUsage(), flex.GetUsage()) {
+		t.Fatalf("usage differs between the calls: %v, %v, %v", geo.GetUsage(), global.GetUsage(), flex.GetUsage())
+	}
+	if r := geo.GetCostUsd() / global.GetCostUsd(); math.Abs(r-1.1) > 1e-9 {
+		t.Errorf("us. costs %v× global., want 1.1×", r)
+	}
+	if r := flex.GetCostUsd() / global.GetCostUsd(); math.Abs(r-0.5) > 1e-9 || flex.GetServiceTier() != "flex" {
+		t.Errorf("flex costs %v× standard, service tier %q; want 0.5× and flex", r, flex.GetServiceTier())
 	}
 }

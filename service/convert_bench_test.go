@@ -201,7 +201,7 @@ func BenchmarkChatResponse(b *testing.B) {
 					Usage:      toUsage(resp.Usage),
 					Model:      model.ID,
 					Route:      "proposal",
-					CostUsd:    cost(model, resp.Usage),
+					CostUsd:    cost(model, model.ID, "", resp.Usage),
 					Attempts:   1,
 				}
 				if out.GetMessage() == nil {
@@ -253,7 +253,7 @@ func BenchmarkStreamForward(b *testing.B) {
 						msg = &stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_End{End: &stratav1.StreamEnd{
 							StopReason: toStopReason(ev.StopReason),
 							Usage:      toUsage(ev.Usage),
-							CostUsd:    cost(model, ev.Usage),
+							CostUsd:    cost(model, model.ID, "", ev.Usage),
 							Attempts:   1,
 						}}}
 					} else if msg = toDelta(ev); msg == nil {

@@ -252,13 +252,14 @@ func attemptError(caller, attempt context.Context, model string, err error) erro
 	return err
 }
 
-// cost prices usage at the model's list price; a model without a price costs 0, which the
-// response marks as unknown (priceUnknown).
-func cost(m *catalog.Model, u backend.Usage) float64 {
+// cost prices usage at the model's list price, for the routing tier of the id called and the
+// service tier that served it; a model without a price costs 0, which the response marks as
+// unknown (priceUnknown).
+func cost(m *catalog.Model, modelID, serviceTier string, u backend.Usage) float64 {
 	if m == nil {
 		return 0
 	}
-	return m.Price.Cost(u.Input, u.Output, u.CacheRead, u.CacheWrite)
+	return m.Price.CostAt(catalog.RoutingTierOf(modelID), serviceTier, u.Input, u.Output, u.CacheRead, u.CacheWrite)
 }
 
 // priceUnknown reports a model Strata cannot price, and says so in the log once per model.
@@ -310,7 +311,8 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 		return nil, toStatus(ctx, err, s.opts.Region)
 	}
 	msg, text, reasoning := fromBackendParts(resp.Parts)
-	costUSD := cost(p.req.Model, resp.Usage)
+	tier := cmp.Or(resp.ServiceTier, p.req.ServiceTier)
+	costUSD := cost(p.req.Model, p.req.ModelID, tier, resp.Usage)
 	rec.account(resp.Usage, costUSD, attempts)
 	s.logContent(ctx, req, text)
 	return &stratav1.ChatResponse{
@@ -326,6 +328,7 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 		LatencyMs:    time.Since(start).Milliseconds(),
 		Warnings:     resp.Warnings,
 		PriceUnknown: s.priceUnknown(ctx, p.req.ModelID, p.req.Model),
+		ServiceTier:  tier,
 	}, nil
 }
 
@@ -426,12 +429,13 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 			// The deltas are already with the caller, so a reply that breaks the format cannot
 			// be retried: the stream ends with the error instead of its end event.
 			if _, broke := p.format.check(reply.String()); broke != nil {
-				rec.account(ev.Usage, cost(p.req.Model, ev.Usage), attempts)
+				rec.account(ev.Usage, cost(p.req.Model, p.req.ModelID, cmp.Or(ev.ServiceTier, p.req.ServiceTier), ev.Usage), attempts)
 				return formatViolated(p.req.ModelID, 1, broke)
 			}
 		}
 		if ev.Kind == backend.EventEnd {
-			costUSD := cost(p.req.Model, ev.Usage)
+			tier := cmp.Or(ev.ServiceTier, p.req.ServiceTier)
+			costUSD := cost(p.req.Model, p.req.ModelID, tier, ev.Usage)
 			rec.account(ev.Usage, costUSD, attempts)
 			s.logContent(ctx, req, reply.String())
 			return stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_End{End: &stratav1.StreamEnd{
@@ -441,6 +445,7 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 				Attempts:     int32(attempts),
 				LatencyMs:    time.Since(start).Milliseconds(),
 				PriceUnknown: s.priceUnknown(ctx, p.req.ModelID, p.req.Model),
+				ServiceTier:  tier,
 			}}})
 		}
 		if msg := toDelta(ev); msg != nil {
@@ -538,7 +543,7 @@ func (s *Service) Embed(ctx context.Context, req *stratav1.EmbedRequest) (*strat
 	if len(resp.Vectors) != len(req.GetInputs()) {
 		return nil, toStatus(ctx, fmt.Errorf("backend returned %d vectors for %d inputs", len(resp.Vectors), len(req.GetInputs())), s.opts.Region)
 	}
-	out := &stratav1.EmbedResponse{Model: name.ModelID, Usage: toUsage(resp.Usage), CostUsd: cost(name.Model, resp.Usage),
+	out := &stratav1.EmbedResponse{Model: name.ModelID, Usage: toUsage(resp.Usage), CostUsd: cost(name.Model, name.ModelID, "", resp.Usage),
 		PriceUnknown: s.priceUnknown(ctx, name.ModelID, name.Model)}
 	out.Embeddings = make([]*stratav1.Embedding, len(resp.Vectors))
 	for i, v := range resp.Vectors {

@@ -52,6 +52,9 @@ func (b *Backend) Chat(ctx context.Context, req *backend.ChatRequest) (*backend.
 		Usage:      usageOf(out.Usage),
 		Warnings:   p.warnings,
 	}
+	if out.ServiceTier != nil {
+		chat.ServiceTier = out.ServiceTier.Type
+	}
 	if msg := out.Output.Message; msg != nil {
 		chat.Parts = partsOf(msg.Content)
 	}

@@ -67,15 +67,16 @@ type stream struct {
 	format    formatStream
 
 	// Recv's state.
-	event      streamPayload // the last frame's decoded payload, reused for the next
-	tools      []int         // content block index of each tool call, in order
-	stopReason string
-	sawStop    bool
-	usage      backend.Usage
-	sawMeta    bool
-	received   int   // upstream frames seen
-	ended      bool  // the end event was returned
-	final      error // what every later Recv returns
+	event       streamPayload // the last frame's decoded payload, reused for the next
+	tools       []int         // content block index of each tool call, in order
+	stopReason  string
+	sawStop     bool
+	usage       backend.Usage
+	serviceTier string
+	sawMeta     bool
+	received    int   // upstream frames seen
+	ended       bool  // the end event was returned
+	final       error // what every later Recv returns
 
 	closedByCaller atomic.Bool
 	releaseOnce    sync.Once
@@ -187,6 +188,9 @@ func (s *stream) translate(f frame) (backend.Event, bool, *backend.Error) {
 		return ev, ok, nil
 	case "metadata":
 		s.usage, s.sawMeta = usageOf(ev.Usage), true
+		if ev.ServiceTier != nil {
+			s.serviceTier = ev.ServiceTier.Type
+		}
 		ev, ok := s.end()
 		return ev, ok, nil
 	}
@@ -228,7 +232,7 @@ func (s *stream) end() (backend.Event, bool) {
 		return backend.Event{}, false
 	}
 	s.ended = true
-	return backend.Event{Kind: backend.EventEnd, StopReason: backend.StopReason(s.stopReason), Usage: s.usage}, true
+	return backend.Event{Kind: backend.EventEnd, StopReason: backend.StopReason(s.stopReason), Usage: s.usage, ServiceTier: s.serviceTier}, true
 }
 
 // toolIndex numbers tool calls from 0 in the order their blocks appear; Bedrock's content block

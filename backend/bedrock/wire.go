@@ -182,6 +182,8 @@ type converseResponse struct {
 	} `json:"output"`
 	StopReason string     `json:"stopReason"`
 	Usage      *wireUsage `json:"usage"`
+	// ServiceTier echoes the tier that served the call (§2.3): {"type": "flex"}.
+	ServiceTier *wireServiceTier `json:"serviceTier"`
 }
 
 // wireUsage is TokenUsage; inputTokens already exclude cached tokens (§2.3).
@@ -200,6 +202,8 @@ type streamPayload struct {
 	Delta             *blockDelta `json:"delta"`
 	StopReason        string      `json:"stopReason"`
 	Usage             *wireUsage  `json:"usage"`
+	// ServiceTier is metadata's echo of the tier that served the call.
+	ServiceTier *wireServiceTier `json:"serviceTier"`
 	// Message is an exception frame's text.
 	Message string `json:"message"`
 }
@@ -255,6 +259,9 @@ func decodeConverse(raw []byte) (out converseResponse, err error) {
 		case "usage":
 			out.Usage = &wireUsage{}
 			return decodeUsage(v, out.Usage)
+		case "serviceTier":
+			out.ServiceTier = &wireServiceTier{}
+			return json.Unmarshal(v, out.ServiceTier)
 		}
 		return nil
 	})

@@ -1891,7 +1891,11 @@ type ChatResponse struct {
 	Warnings []string `protobuf:"bytes,12,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	// price_unknown is true when Strata has no price for the model (one its catalog does not know):
 	// cost_usd is then 0 and means unknown, not free.
-	PriceUnknown  bool `protobuf:"varint,13,opt,name=price_unknown,json=priceUnknown,proto3" json:"price_unknown,omitempty"`
+	PriceUnknown bool `protobuf:"varint,13,opt,name=price_unknown,json=priceUnknown,proto3" json:"price_unknown,omitempty"`
+	// service_tier is the processing tier Bedrock served the call at (priority, default, flex), as
+	// it reported it, or empty when it did not say; cost_usd is priced at it, and at the routing
+	// tier of model (in-region, a geographic profile such as us., or global.).
+	ServiceTier   string `protobuf:"bytes,14,opt,name=service_tier,json=serviceTier,proto3" json:"service_tier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2015,6 +2019,13 @@ func (x *ChatResponse) GetPriceUnknown() bool {
 		return x.PriceUnknown
 	}
 	return false
+}
+
+func (x *ChatResponse) GetServiceTier() string {
+	if x != nil {
+		return x.ServiceTier
+	}
+	return ""
 }
 
 // ChatStreamResponse is one event of a streamed reply.
@@ -2359,7 +2370,11 @@ type StreamEnd struct {
 	LatencyMs int64 `protobuf:"varint,5,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
 	// price_unknown is true when Strata has no price for the model (one its catalog does not know):
 	// cost_usd is then 0 and means unknown, not free.
-	PriceUnknown  bool `protobuf:"varint,6,opt,name=price_unknown,json=priceUnknown,proto3" json:"price_unknown,omitempty"`
+	PriceUnknown bool `protobuf:"varint,6,opt,name=price_unknown,json=priceUnknown,proto3" json:"price_unknown,omitempty"`
+	// service_tier is the processing tier Bedrock served the call at (priority, default, flex), as
+	// it reported it, or empty when it did not say; cost_usd is priced at it, and at the routing
+	// tier of model (in-region, a geographic profile such as us., or global.).
+	ServiceTier   string `protobuf:"bytes,7,opt,name=service_tier,json=serviceTier,proto3" json:"service_tier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2434,6 +2449,13 @@ func (x *StreamEnd) GetPriceUnknown() bool {
 		return x.PriceUnknown
 	}
 	return false
+}
+
+func (x *StreamEnd) GetServiceTier() string {
+	if x != nil {
+		return x.ServiceTier
+	}
+	return ""
 }
 
 // EmbedRequest asks for one vector per input text.
@@ -3414,7 +3436,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12!\n" +
 	"\ftotal_tokens\x18\x03 \x01(\x03R\vtotalTokens\x12*\n" +
 	"\x11cache_read_tokens\x18\x04 \x01(\x03R\x0fcacheReadTokens\x12,\n" +
-	"\x12cache_write_tokens\x18\x05 \x01(\x03R\x10cacheWriteTokens\"\xa9\x03\n" +
+	"\x12cache_write_tokens\x18\x05 \x01(\x03R\x10cacheWriteTokens\"\xcc\x03\n" +
 	"\fChatResponse\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12,\n" +
 	"\amessage\x18\x02 \x01(\v2\x12.strata.v1.MessageR\amessage\x12\x1c\n" +
@@ -3431,7 +3453,8 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\n" +
 	"latency_ms\x18\v \x01(\x03R\tlatencyMs\x12\x1a\n" +
 	"\bwarnings\x18\f \x03(\tR\bwarnings\x12#\n" +
-	"\rprice_unknown\x18\r \x01(\bR\fpriceUnknown\"\xa7\x01\n" +
+	"\rprice_unknown\x18\r \x01(\bR\fpriceUnknown\x12!\n" +
+	"\fservice_tier\x18\x0e \x01(\tR\vserviceTier\"\xa7\x01\n" +
 	"\x12ChatStreamResponse\x12.\n" +
 	"\x05start\x18\x01 \x01(\v2\x16.strata.v1.StreamStartH\x00R\x05start\x12.\n" +
 	"\x05delta\x18\x02 \x01(\v2\x16.strata.v1.StreamDeltaH\x00R\x05delta\x12(\n" +
@@ -3451,7 +3474,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12%\n" +
-	"\x0earguments_json\x18\x04 \x01(\tR\rargumentsJson\"\xe6\x01\n" +
+	"\x0earguments_json\x18\x04 \x01(\tR\rargumentsJson\"\x89\x02\n" +
 	"\tStreamEnd\x126\n" +
 	"\vstop_reason\x18\x01 \x01(\x0e2\x15.strata.v1.StopReasonR\n" +
 	"stopReason\x12&\n" +
@@ -3460,7 +3483,8 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\battempts\x18\x04 \x01(\x05R\battempts\x12\x1d\n" +
 	"\n" +
 	"latency_ms\x18\x05 \x01(\x03R\tlatencyMs\x12#\n" +
-	"\rprice_unknown\x18\x06 \x01(\bR\fpriceUnknown\"\xe8\x01\n" +
+	"\rprice_unknown\x18\x06 \x01(\bR\fpriceUnknown\x12!\n" +
+	"\fservice_tier\x18\a \x01(\tR\vserviceTier\"\xe8\x01\n" +
 	"\fEmbedRequest\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x10\n" +
 	"\x03tag\x18\x02 \x01(\tR\x03tag\x12\x16\n" +

@@ -1,0 +1,83 @@
+package catalog
+
+import "strings"
+
+// Pricing by routing and service tier (issue 6). A call's price depends on more than its model:
+//
+//   - Routing tier: Claude 4.5 and later cost 10% more when the call stays in a region or a
+//     geography (a bare id, or a us., eu., apac., ... profile) than through the global. profile
+//     (Anthropic's regional-endpoint premium, which Bedrock's price list applies; Price.RegionalPremium).
+//     For the other models a cross-region profile costs what the source region does.
+//   - Service tier: priority costs 75% more than the standard tier, flex 50% less (Bedrock's
+//     service tiers, November 2025). The tier is the one Bedrock reports it served the call at.
+//
+// The catalog's prices are the global (for models with a regional premium) or in-region price,
+// standard tier, us-east-1, on demand, per million tokens (models.json, "prices_as_of").
+
+// RoutingTier is how a call was routed: kept in its region, across a geography, or globally.
+type RoutingTier int
+
+// The routing tiers.
+const (
+	TierInRegion RoutingTier = iota
+	TierGeographic
+	TierGlobal
+)
+
+func (t RoutingTier) String() string {
+	switch t {
+	case TierGeographic:
+		return "geographic"
+	case TierGlobal:
+		return "global"
+	}
+	return "in-region"
+}
+
+// RoutingTierOf reads the tier from the id a call went to: global.… is global, another profile
+// prefix geographic, a foundation id or ARN in-region. An application profile's routing is its
+// owner's to know; it counts as in-region.
+func RoutingTierOf(modelID string) RoutingTier {
+	id := modelID
+	if strings.HasPrefix(id, "arn:") {
+		_, rest, ok := strings.Cut(id, ":inference-profile/")
+		if !ok {
+			return TierInRegion
+		}
+		id = rest
+	}
+	prefix, _, ok := strings.Cut(id, ".")
+	switch {
+	case !ok || !IsProfilePrefix(prefix):
+		return TierInRegion
+	case prefix == "global":
+		return TierGlobal
+	}
+	return TierGeographic
+}
+
+// Service tier multipliers of the standard price.
+const (
+	priorityMultiplier = 1.75
+	flexMultiplier     = 0.5
+)
+
+// serviceTierMultiplier is what a service tier costs against the standard tier.
+func serviceTierMultiplier(serviceTier string) float64 {
+	switch serviceTier {
+	case "priority":
+		return priorityMultiplier
+	case "flex":
+		return flexMultiplier
+	}
+	return 1
+}
+
+// CostAt prices a call's tokens at the routing tier and service tier it took.
+func (p Price) CostAt(tier RoutingTier, serviceTier string, input, output, cacheRead, cacheWrite int64) float64 {
+	m := serviceTierMultiplier(serviceTier)
+	if tier != TierGlobal {
+		m *= 1 + p.RegionalPremium
+	}
+	return p.Cost(input, output, cacheRead, cacheWrite) * m
+}
