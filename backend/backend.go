@@ -112,6 +112,8 @@ type ToolCall struct {
 type ToolResult struct {
 	ID      string
 	Content string
+	// JSON is the output as a JSON object, beside or instead of Content.
+	JSON    map[string]any
 	IsError bool
 }
 

@@ -448,3 +448,47 @@ func TestCostByTier(t *testing.T) {
 		t.Errorf("flex costs %v× standard, service tier %q; want 0.5× and flex", r, flex.GetServiceTier())
 	}
 }
+
+// TestChatToolResultForms: a tool's answer may be text, a JSON object, both, or an error; each
+// travels in Bedrock's shape and the model answers from it.
+func TestChatToolResultForms(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, nil)
+	forecast, _ := structpb.NewStruct(map[string]any{"temperature_c": 18, "sky": "clear"})
+	tests := []struct {
+		name   string
+		result *stratav1.ToolResult
+	}{
+		{"text", &stratav1.ToolResult{Content: "18 °C and clear"}},
+		{"json", &stratav1.ToolResult{Json: forecast}},
+		{"text and json", &stratav1.ToolResult{Content: "from the forecast service:", Json: forecast}},
+		{"an error", &stratav1.ToolResult{Content: "the weather service is down", IsError: true}},
+	}
+	for _, model := range []string{novaMicro, claudeHaiku} {
+		question := &stratav1.Message{Role: stratav1.Role_ROLE_USER, Text: "What is the weather in Paris right now?"}
+		first, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{Model: model, Tools: weatherTools, Messages: []*stratav1.Message{question}})
+		if err != nil {
+			t.Fatalf("%s: Chat: %v", model, err)
+		}
+		calls := toolCalls(first.GetMessage())
+		if len(calls) == 0 {
+			t.Fatalf("%s: no tool call", model)
+		}
+		for _, tt := range tests {
+			t.Run(model+"/"+tt.name, func(t *testing.T) {
+				result := proto.Clone(tt.result).(*stratav1.ToolResult)
+				result.Id = calls[0].GetId()
+				resp, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{Model: model, Tools: weatherTools, Messages: []*stratav1.Message{
+					question, first.GetMessage(),
+					{Role: stratav1.Role_ROLE_TOOL, Parts: []*stratav1.Part{{Kind: &stratav1.Part_ToolResult{ToolResult: result}}}},
+				}})
+				if err != nil {
+					t.Fatalf("Chat with the result: %v", err)
+				}
+				if resp.GetStopReason() != stratav1.StopReason_STOP_REASON_END_TURN || resp.GetText() == "" {
+					t.Errorf("stop %v, text %q: want an answer", resp.GetStopReason(), resp.GetText())
+				}
+			})
+		}
+	}
+}

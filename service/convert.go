@@ -74,7 +74,7 @@ func toBackendParts(m *stratav1.Message) []backend.Part {
 			parts = append(parts, backend.Part{Kind: backend.PartToolCall, ToolCall: &backend.ToolCall{ID: tc.GetId(), Name: tc.GetName(), Arguments: tc.GetArguments().AsMap()}})
 		case *stratav1.Part_ToolResult:
 			tr := k.ToolResult
-			parts = append(parts, backend.Part{Kind: backend.PartToolResult, ToolResult: &backend.ToolResult{ID: tr.GetId(), Content: tr.GetContent(), IsError: tr.GetIsError()}})
+			parts = append(parts, backend.Part{Kind: backend.PartToolResult, ToolResult: &backend.ToolResult{ID: tr.GetId(), Content: tr.GetContent(), JSON: jsonOrNil(tr.GetJson()), IsError: tr.GetIsError()}})
 		case *stratav1.Part_Reasoning:
 			r := k.Reasoning
 			parts = append(parts, backend.Part{Kind: backend.PartReasoning, Reasoning: &backend.Reasoning{Text: r.GetText(), Signature: r.GetSignature(), Redacted: r.GetRedacted()}})
@@ -186,4 +186,12 @@ func fromServiceTier(t stratav1.ServiceTier) string {
 		return "flex"
 	}
 	return ""
+}
+
+// jsonOrNil is a Struct as a JSON object, or nil when it is not set.
+func jsonOrNil(s *structpb.Struct) map[string]any {
+	if s == nil {
+		return nil
+	}
+	return s.AsMap()
 }

@@ -178,7 +178,13 @@ func contentBlock(part *backend.Part, docs *int) (wireBlock, error) {
 		if tr == nil {
 			return wireBlock{}, fmt.Errorf("a tool result part without its result")
 		}
-		block := &wireToolResult{ToolUseID: tr.ID, Content: []wireToolResultContent{{Text: tr.Content}}}
+		block := &wireToolResult{ToolUseID: tr.ID}
+		if tr.Content != "" || tr.JSON == nil {
+			block.Content = append(block.Content, wireToolResultContent{Text: &tr.Content})
+		}
+		if tr.JSON != nil {
+			block.Content = append(block.Content, wireToolResultContent{JSON: tr.JSON})
+		}
 		if tr.IsError {
 			block.Status = "error"
 		}
@@ -487,6 +493,8 @@ func argumentsOf(v any) map[string]any {
 func (b *Backend) requestOptions(req *backend.ChatRequest, m *catalog.Model, p *converseParams) {
 	if req.TopK != nil {
 		switch {
+		case m != nil && m.Family == catalog.FamilyClaude && p.reasoning:
+			p.warnings = append(p.warnings, fmt.Sprintf("top_k %d dropped: Claude restricts it while thinking", *req.TopK))
 		case m != nil && m.Family == catalog.FamilyClaude:
 			p.setField("top_k", *req.TopK)
 		case m != nil && m.Family == catalog.FamilyNova:

@@ -514,6 +514,8 @@ func TestRequestOptionsOnTheWire(t *testing.T) {
 	}{
 		{name: "top_k on claude", req: backend.ChatRequest{ModelID: claudeHaiku, TopK: ptr(40)},
 			want: `{"additionalModelRequestFields":{"top_k":40}}`},
+		{name: "top_k on a thinking claude", req: backend.ChatRequest{ModelID: claudeHaiku, TopK: ptr(40), Effort: backend.EffortLow},
+			want: `{"additionalModelRequestFields":{"thinking":{"budget_tokens":1024,"type":"enabled"}}}`, wantWarning: "top_k 40 dropped: Claude restricts it while thinking"},
 		{name: "top_k on nova", req: backend.ChatRequest{ModelID: novaMicro, TopK: ptr(20)},
 			want: `{"additionalModelRequestFields":{"inferenceConfig":{"topK":20}}}`},
 		{name: "top_k where it has no field", req: backend.ChatRequest{ModelID: "meta.llama3-1-8b-instruct-v1:0", TopK: ptr(5)},

@@ -101,9 +101,8 @@ func estimateTokens(p *converseParams) int64 {
 				raw, _ := json.Marshal(block.ToolUse)
 				chars += len(raw)
 			case block.ToolResult != nil:
-				for _, c := range block.ToolResult.Content {
-					chars += utf8.RuneCountInString(c.Text)
-				}
+				raw, _ := json.Marshal(block.ToolResult.Content) // built from decoded JSON: always encodes
+				chars += len(raw)
 			case block.ReasoningContent != nil && block.ReasoningContent.ReasoningText != nil:
 				chars += utf8.RuneCountInString(block.ReasoningContent.ReasoningText.Text)
 			case block.Image != nil:

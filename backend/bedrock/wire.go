@@ -119,8 +119,10 @@ type wireToolResult struct {
 	Status    string                  `json:"status,omitempty"`
 }
 
+// wireToolResultContent is a tool result block: a text or a JSON value.
 type wireToolResultContent struct {
-	Text string `json:"text"`
+	Text *string `json:"text,omitempty"`
+	JSON any     `json:"json,omitempty"`
 }
 
 // wireReasoning is a reasoningContent block: a thinking text with its signature, or redacted bytes.

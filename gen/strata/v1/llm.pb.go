@@ -1198,7 +1198,10 @@ type ToolResult struct {
 	// content is the tool's output as text (JSON is fine).
 	Content string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
 	// is_error marks the output as an error the model should handle.
-	IsError       bool `protobuf:"varint,3,opt,name=is_error,json=isError,proto3" json:"is_error,omitempty"`
+	IsError bool `protobuf:"varint,3,opt,name=is_error,json=isError,proto3" json:"is_error,omitempty"`
+	// json is the tool's output as a JSON object, sent to Bedrock as a json block (after content,
+	// when both are set).
+	Json          *structpb.Struct `protobuf:"bytes,4,opt,name=json,proto3" json:"json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1252,6 +1255,13 @@ func (x *ToolResult) GetIsError() bool {
 		return x.IsError
 	}
 	return false
+}
+
+func (x *ToolResult) GetJson() *structpb.Struct {
+	if x != nil {
+		return x.Json
+	}
+	return nil
 }
 
 // Reasoning is a model's thinking block.
@@ -3364,12 +3374,13 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\bToolCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x125\n" +
-	"\targuments\x18\x03 \x01(\v2\x17.google.protobuf.StructR\targuments\"Q\n" +
+	"\targuments\x18\x03 \x01(\v2\x17.google.protobuf.StructR\targuments\"~\n" +
 	"\n" +
 	"ToolResult\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\acontent\x18\x02 \x01(\tR\acontent\x12\x19\n" +
-	"\bis_error\x18\x03 \x01(\bR\aisError\"Y\n" +
+	"\bis_error\x18\x03 \x01(\bR\aisError\x12+\n" +
+	"\x04json\x18\x04 \x01(\v2\x17.google.protobuf.StructR\x04json\"Y\n" +
 	"\tReasoning\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\tR\tsignature\x12\x1a\n" +
@@ -3698,55 +3709,56 @@ var file_strata_v1_llm_proto_depIdxs = []int32{
 	1,  // 8: strata.v1.Image.format:type_name -> strata.v1.ImageFormat
 	2,  // 9: strata.v1.Document.format:type_name -> strata.v1.DocumentFormat
 	43, // 10: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
-	43, // 11: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
-	8,  // 12: strata.v1.ToolChoice.mode:type_name -> strata.v1.ToolChoice.Mode
-	11, // 13: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
-	3,  // 14: strata.v1.ChatRequest.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	19, // 15: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
-	20, // 16: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
-	42, // 17: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
-	23, // 18: strata.v1.ChatRequest.response_format:type_name -> strata.v1.ResponseFormat
-	4,  // 19: strata.v1.ChatRequest.service_tier:type_name -> strata.v1.ServiceTier
-	22, // 20: strata.v1.ChatRequest.guardrail:type_name -> strata.v1.Guardrail
-	43, // 21: strata.v1.ChatRequest.additional_model_request_fields:type_name -> google.protobuf.Struct
-	9,  // 22: strata.v1.ResponseFormat.type:type_name -> strata.v1.ResponseFormat.Type
-	43, // 23: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
-	11, // 24: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
-	5,  // 25: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
-	24, // 26: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
-	27, // 27: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
-	28, // 28: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
-	30, // 29: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
-	29, // 30: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
-	5,  // 31: strata.v1.StreamEnd.stop_reason:type_name -> strata.v1.StopReason
-	24, // 32: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
-	6,  // 33: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
-	32, // 34: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
-	24, // 35: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
-	36, // 36: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
-	38, // 37: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
-	3,  // 38: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	37, // 39: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
-	7,  // 40: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
-	41, // 41: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
-	7,  // 42: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
-	21, // 43: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
-	21, // 44: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
-	31, // 45: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
-	34, // 46: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
-	39, // 47: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
-	21, // 48: strata.v1.LLMService.CountTokens:input_type -> strata.v1.ChatRequest
-	25, // 49: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
-	26, // 50: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
-	33, // 51: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
-	35, // 52: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
-	40, // 53: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
-	10, // 54: strata.v1.LLMService.CountTokens:output_type -> strata.v1.CountTokensResponse
-	49, // [49:55] is the sub-list for method output_type
-	43, // [43:49] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	43, // 11: strata.v1.ToolResult.json:type_name -> google.protobuf.Struct
+	43, // 12: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
+	8,  // 13: strata.v1.ToolChoice.mode:type_name -> strata.v1.ToolChoice.Mode
+	11, // 14: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
+	3,  // 15: strata.v1.ChatRequest.reasoning_effort:type_name -> strata.v1.ReasoningEffort
+	19, // 16: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
+	20, // 17: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
+	42, // 18: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
+	23, // 19: strata.v1.ChatRequest.response_format:type_name -> strata.v1.ResponseFormat
+	4,  // 20: strata.v1.ChatRequest.service_tier:type_name -> strata.v1.ServiceTier
+	22, // 21: strata.v1.ChatRequest.guardrail:type_name -> strata.v1.Guardrail
+	43, // 22: strata.v1.ChatRequest.additional_model_request_fields:type_name -> google.protobuf.Struct
+	9,  // 23: strata.v1.ResponseFormat.type:type_name -> strata.v1.ResponseFormat.Type
+	43, // 24: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
+	11, // 25: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
+	5,  // 26: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
+	24, // 27: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
+	27, // 28: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
+	28, // 29: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
+	30, // 30: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
+	29, // 31: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
+	5,  // 32: strata.v1.StreamEnd.stop_reason:type_name -> strata.v1.StopReason
+	24, // 33: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
+	6,  // 34: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
+	32, // 35: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
+	24, // 36: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
+	36, // 37: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
+	38, // 38: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
+	3,  // 39: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
+	37, // 40: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
+	7,  // 41: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
+	41, // 42: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
+	7,  // 43: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
+	21, // 44: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
+	21, // 45: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
+	31, // 46: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
+	34, // 47: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
+	39, // 48: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
+	21, // 49: strata.v1.LLMService.CountTokens:input_type -> strata.v1.ChatRequest
+	25, // 50: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
+	26, // 51: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
+	33, // 52: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
+	35, // 53: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
+	40, // 54: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
+	10, // 55: strata.v1.LLMService.CountTokens:output_type -> strata.v1.CountTokensResponse
+	50, // [50:56] is the sub-list for method output_type
+	44, // [44:50] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_strata_v1_llm_proto_init() }
