@@ -252,6 +252,8 @@ type ChatResponse struct {
 	Usage      Usage
 	// ServiceTier is the processing tier the provider says it served the call at, or "".
 	ServiceTier string
+	// GuardrailSummary says why a guardrail intervened, when one did.
+	GuardrailSummary string
 	// Warnings say what the backend changed or dropped to make the request valid.
 	Warnings []string
 }
@@ -291,6 +293,8 @@ type Event struct {
 	Redacted []byte
 	// ServiceTier is the end event's processing tier, as ChatResponse.ServiceTier.
 	ServiceTier string
+	// GuardrailSummary is the end event's, as ChatResponse.GuardrailSummary.
+	GuardrailSummary string
 }
 
 // EmbedRequest asks for vectors.

@@ -126,6 +126,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.Var(faults, "fault", "inject a fault, e.g. 'error=ThrottlingException,every=3'; repeatable (env STRATA_EMULATOR_FAULTS, '|'-separated)")
 	profiles := &listFlag{values: envList(getenv, "STRATA_EMULATOR_APPLICATION_PROFILES", ",")}
 	fs.Var(profiles, "application-profile", "route an application inference profile to a model, as ID=MODEL; repeatable (env STRATA_EMULATOR_APPLICATION_PROFILES, comma-separated)")
+	guardrails := &listFlag{values: envList(getenv, "STRATA_EMULATOR_GUARDRAILS", ",")}
+	fs.Var(guardrails, "guardrail", "a guardrail that blocks requests holding one of its words, as ID=WORD[|WORD...]; repeatable (env STRATA_EMULATOR_GUARDRAILS, comma-separated)")
 	fs.StringVar(&cfg.opts.Region, "region", env("STRATA_EMULATOR_REGION", "us-east-1"), "region named in the ARNs the control plane returns (env STRATA_EMULATOR_REGION)")
 	fs.StringVar(&cfg.logLevel, "log-level", env("STRATA_EMULATOR_LOG_LEVEL", "info"), "debug, info, warn or error (env STRATA_EMULATOR_LOG_LEVEL)")
 	shutdown := env("STRATA_EMULATOR_SHUTDOWN_TIMEOUT", "10s")
@@ -166,6 +168,16 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 			cfg.opts.ApplicationProfiles = map[string]string{}
 		}
 		cfg.opts.ApplicationProfiles[id] = model
+	}
+	for _, g := range guardrails.values {
+		id, words, ok := strings.Cut(g, "=")
+		if !ok || id == "" || words == "" {
+			return nil, fmt.Errorf("--guardrail %q: want ID=WORD[|WORD...]", g)
+		}
+		if cfg.opts.Guardrails == nil {
+			cfg.opts.Guardrails = map[string][]string{}
+		}
+		cfg.opts.Guardrails[id] = append(cfg.opts.Guardrails[id], strings.Split(words, "|")...)
 	}
 	return cfg, nil
 }

@@ -73,8 +73,10 @@ func TestParseFlags(t *testing.T) {
 			"--ttft=1s", "--tokens-per-second", "12", "--seed", "99",
 			"--fault", "stall=2s,op=converse", "--fault", "error=modelStreamErrorException,cut-after=4",
 			"--application-profile", "app=amazon.nova-pro-v1:0", "--region", "ap-south-1",
+			"--guardrail", "gr-1=Project Falcon|payroll", "--guardrail", "gr-2=secret",
 			"--log-level", "warn", "--shutdown-timeout", "1m",
 		}, want: defaults(func(c *commandConfig) {
+			c.opts.Guardrails = map[string][]string{"gr-1": {"Project Falcon", "payroll"}, "gr-2": {"secret"}}
 			c.addr = ":0"
 			c.opts.AccessKeyID, c.opts.SecretAccessKey = "AKIDFLAG", "flag-secret"
 			c.opts.APIKeys = []string{"ABSKa", "ABSKb"}
@@ -102,6 +104,7 @@ func TestParseFlags(t *testing.T) {
 		{name: "bad fault in the environment", env: map[string]string{"STRATA_EMULATOR_FAULTS": "error=ThrottlingException|abort"}, wantErr: "--fault"},
 		{name: "fault with an unknown key", args: []string{"--fault", "error=ThrottlingException,sometimes"}, wantErr: `unknown key "sometimes"`},
 		{name: "application profile without =", args: []string{"--application-profile", "app"}, wantErr: `--application-profile "app": want ID=MODEL`},
+		{name: "guardrail without words", args: []string{"--guardrail", "gr-1="}, wantErr: `--guardrail "gr-1=": want ID=WORD[|WORD...]`},
 		{name: "application profile without an id", args: []string{"--application-profile", "=amazon.nova-micro-v1:0"}, wantErr: "want ID=MODEL"},
 		{name: "unknown flag", args: []string{"--port", "4000"}, wantErr: "flag provided but not defined: -port"},
 		{name: "positional argument", args: []string{"serve"}, wantErr: `unexpected argument "serve"`},

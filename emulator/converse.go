@@ -89,6 +89,7 @@ func (e *Emulator) converseTurn(m *catalog.Model, req *converseRequest, streamin
 	if err := checkServiceOptions(req); err != nil {
 		return nil, err
 	}
+	t.guardrail = e.guardrailHit(req.GuardrailConfig, t.lastUserText)
 	if tally.tokens > m.ContextWindow {
 		return nil, validationf("Input is too long for requested model.")
 	}
@@ -478,6 +479,20 @@ func checkOutputConfig(m *catalog.Model, oc *outputConfig, t *turn) *apiError {
 	return nil
 }
 
+// guardrailHit finds the word of the applied guardrail's list the user's text contains.
+func (e *Emulator) guardrailHit(g *guardrailConfig, userText string) *guardrailHit {
+	if g == nil {
+		return nil
+	}
+	text := strings.ToLower(userText)
+	for _, word := range e.opts.Guardrails[g.GuardrailIdentifier] {
+		if word != "" && strings.Contains(text, strings.ToLower(word)) {
+			return &guardrailHit{id: g.GuardrailIdentifier, word: word, trace: g.Trace == "enabled" || g.Trace == "enabled_full"}
+		}
+	}
+	return nil
+}
+
 func checkServiceOptions(req *converseRequest) *apiError {
 	if pc := req.PerformanceConfig; pc != nil && pc.Latency != "standard" && pc.Latency != "optimized" {
 		return validationf("1 validation error detected: Value '%s' at 'performanceConfig.latency' failed to satisfy constraint: Member must satisfy enum value set: [standard, optimized]", pc.Latency)
@@ -512,6 +527,7 @@ func (e *Emulator) serveConverse(w http.ResponseWriter, r *http.Request, c *call
 		PerformanceConfig: req.PerformanceConfig,
 		ServiceTier:       req.ServiceTier,
 		StopReason:        rep.stopReason,
+		Trace:             rep.trace,
 		Usage:             converseUsageOf(rep.usage),
 	}
 	if len(req.AdditionalModelResponseFieldPaths) > 0 && rep.stopSequence != "" && slices.Contains(req.AdditionalModelResponseFieldPaths, "/stop_sequence") {

@@ -187,6 +187,7 @@ type converseResponse struct {
 	PerformanceConfig             *performanceConfig `json:"performanceConfig,omitempty"`
 	ServiceTier                   *serviceTier       `json:"serviceTier,omitempty"`
 	StopReason                    string             `json:"stopReason"`
+	Trace                         map[string]any     `json:"trace,omitempty"`
 	Usage                         converseUsage      `json:"usage"`
 }
 

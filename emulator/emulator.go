@@ -46,6 +46,11 @@ type Options struct {
 	// ApplicationProfiles maps an application inference profile's id (the part after
 	// `application-inference-profile/` in its ARN) to the foundation model it routes to.
 	ApplicationProfiles map[string]string
+	// Guardrails maps a guardrail id to the words it blocks: a Converse call that applies the
+	// guardrail (guardrailConfig) and whose last user message contains one of them, in any letter
+	// case, is answered with the guardrail's blocked message and stopReason guardrail_intervened,
+	// with the guardrail's assessment in trace when the request asked for it.
+	Guardrails map[string][]string
 	// Region names the region in ARNs the control plane returns; empty means us-east-1.
 	Region string
 	// Logger receives one debug line per request; nil discards.

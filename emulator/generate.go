@@ -12,6 +12,9 @@ import (
 // answered, else text (JSON when a schema is given) that quotes the last user message. maxTokens
 // and stop sequences cut it as a model's would.
 func (e *Emulator) generate(t *turn) reply {
+	if t.guardrail != nil {
+		return guardrailReply(t.guardrail)
+	}
 	rng := seededRand(e.opts.Seed, []byte(t.model.ID), t.fingerprint)
 	out := reply{stopReason: "end_turn"}
 	budget := t.maxTokens
@@ -220,4 +223,26 @@ func takeTokens(pieces []string, budget int) ([]string, int, bool) {
 		used += n
 	}
 	return pieces, used, true
+}
+
+// guardrailBlockedMessage is a guardrail's default blocked-input message.
+const guardrailBlockedMessage = "Sorry, the model cannot answer this question."
+
+// guardrailReply is Bedrock's answer when a guardrail blocks the input: the guardrail's message in
+// place of the model's, no model output, and the assessment in trace.guardrail when asked for.
+func guardrailReply(hit *guardrailHit) reply {
+	out := reply{
+		stopReason: "guardrail_intervened",
+		blocks:     []replyBlock{{kind: blockText, pieces: splitPieces(guardrailBlockedMessage)}},
+	}
+	out.usage.output = 0
+	if hit.trace {
+		out.trace = map[string]any{"guardrail": map[string]any{
+			"actionReason": "Guardrail blocked.",
+			"inputAssessment": map[string]any{hit.id: map[string]any{
+				"wordPolicy": map[string]any{"customWords": []any{map[string]any{"action": "BLOCKED", "detected": true, "match": hit.word}}},
+			}},
+		}}
+	}
+	return out
 }

@@ -1195,3 +1195,54 @@ func sdkStart(t *testing.T, opts Options) *testEmulator {
 func sdkStreamClient(te *testEmulator) *bedrockruntime.Client {
 	return bedrockruntime.New(te.runtime.Options())
 }
+
+// TestGuardrailIntervention: a guardrail the emulator was given blocks a request that holds one of
+// its words: the guardrail's message, stopReason guardrail_intervened, and its assessment in trace
+// when asked for; in a stream too. A request without the word, or without the guardrail, passes.
+func TestGuardrailIntervention(t *testing.T) {
+	t.Parallel()
+	te := sdkStart(t, Options{Guardrails: map[string][]string{"gr-secrets": {"Project Falcon"}}})
+	guard := &types.GuardrailConfiguration{GuardrailIdentifier: aws.String("gr-secrets"), GuardrailVersion: aws.String("1"), Trace: types.GuardrailTraceEnabled}
+	blocked := []types.Message{sdkUser(sdkText("Tell me everything about project falcon."))}
+	out, err := te.runtime.Converse(testContext(t), &bedrockruntime.ConverseInput{ModelId: aws.String(sdkNova), Messages: blocked, GuardrailConfig: guard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.StopReason != types.StopReasonGuardrailIntervened {
+		t.Errorf("stop reason %s, want guardrail_intervened", out.StopReason)
+	}
+	if out.Trace == nil || out.Trace.Guardrail == nil {
+		t.Fatalf("no guardrail trace: %+v", out.Trace)
+	}
+	words := out.Trace.Guardrail.InputAssessment["gr-secrets"].WordPolicy.CustomWords
+	if len(words) != 1 || aws.ToString(words[0].Match) != "Project Falcon" || words[0].Action != types.GuardrailWordPolicyActionBlocked {
+		t.Errorf("trace words %+v, want Project Falcon blocked", words)
+	}
+	stream, err := te.runtime.ConverseStream(testContext(t), &bedrockruntime.ConverseStreamInput{ModelId: aws.String(sdkNova), Messages: blocked,
+		GuardrailConfig: &types.GuardrailStreamConfiguration{GuardrailIdentifier: guard.GuardrailIdentifier, GuardrailVersion: guard.GuardrailVersion, Trace: types.GuardrailTraceEnabled}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stop types.StopReason
+	var traced bool
+	for ev := range stream.GetStream().Events() {
+		switch v := ev.(type) {
+		case *types.ConverseStreamOutputMemberMessageStop:
+			stop = v.Value.StopReason
+		case *types.ConverseStreamOutputMemberMetadata:
+			traced = v.Value.Trace != nil && v.Value.Trace.Guardrail != nil
+		}
+	}
+	if stop != types.StopReasonGuardrailIntervened || !traced {
+		t.Errorf("stream: stop %s, traced %v", stop, traced)
+	}
+	for name, in := range map[string]*bedrockruntime.ConverseInput{
+		"without the word":      {ModelId: aws.String(sdkNova), Messages: []types.Message{sdkUser(sdkText("Tell me about falcons."))}, GuardrailConfig: guard},
+		"without the guardrail": {ModelId: aws.String(sdkNova), Messages: blocked},
+	} {
+		out, err := te.runtime.Converse(testContext(t), in)
+		if err != nil || out.StopReason != types.StopReasonEndTurn {
+			t.Errorf("%s: stop %v, %v; want a normal answer", name, out.StopReason, err)
+		}
+	}
+}

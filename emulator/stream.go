@@ -249,5 +249,8 @@ func (e *Emulator) writeConverseEvents(ew *eventWriter, pace *pacer, req *conver
 	if req.ServiceTier != nil {
 		meta["serviceTier"] = req.ServiceTier
 	}
+	if rep.trace != nil {
+		meta["trace"] = rep.trace
+	}
 	return ew.event("metadata", meta)
 }

@@ -34,6 +34,14 @@ type turn struct {
 	serverTools bool
 	// jsonSchema, when set, makes the reply a JSON text that validates against it.
 	jsonSchema map[string]any
+	// guardrail, when set, is the guardrail that blocks this request.
+	guardrail *guardrailHit
+}
+
+// guardrailHit is a guardrail blocking a request for a word of its list.
+type guardrailHit struct {
+	id, word string
+	trace    bool
 }
 
 type toolDef struct {
@@ -96,6 +104,8 @@ type reply struct {
 	stopReason   string
 	stopSequence string
 	usage        tokenUsage
+	// trace is the response's trace member, when the request asked for one.
+	trace map[string]any
 }
 
 type blockKind int

@@ -492,3 +492,44 @@ func TestChatToolResultForms(t *testing.T) {
 		}
 	}
 }
+
+// TestChatGuardrailIntervened: a guardrail that blocks the request ends the reply with
+// STOP_REASON_GUARDRAIL_INTERVENED and a summary of why, in Chat and at a stream's end, whether
+// the request or its route applied the guardrail.
+func TestChatGuardrailIntervened(t *testing.T) {
+	t.Parallel()
+	const key, secret = "AKIDGUARD", "guard-secret"
+	emu, err := emulator.New(emulator.Options{AccessKeyID: key, SecretAccessKey: secret, Guardrails: map[string][]string{"gr-secrets": {"Project Falcon"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startStrataWith(t, harnessOptions{backend: BackendBedrock, emu: emu, environ: map[string]string{
+		"API_BASE": listenEmulator(t, emu), "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
+		"CHAT_MODEL_MAP": `{"guarded": {"model": "` + novaMicro + `", "guardrail": {"id": "gr-secrets", "version": "1", "trace": true}}}`,
+	}})
+	const want = `input blocked by guardrail gr-secrets: word "Project Falcon"`
+	for name, req := range map[string]*stratav1.ChatRequest{
+		"request": {Model: novaMicro, Guardrail: &stratav1.Guardrail{Id: "gr-secrets", Version: "1", Trace: true}, Messages: user("What is project falcon?")},
+		"route":   {Tag: "guarded", Messages: user("What is project falcon?")},
+	} {
+		resp, err := h.client.Chat(t.Context(), req)
+		if err != nil {
+			t.Fatalf("%s: Chat: %v", name, err)
+		}
+		if resp.GetStopReason() != stratav1.StopReason_STOP_REASON_GUARDRAIL_INTERVENED || resp.GetGuardrailSummary() != want || resp.GetText() == "" {
+			t.Errorf("%s: stop %v, summary %q, text %q; want the intervention and %q", name, resp.GetStopReason(), resp.GetGuardrailSummary(), resp.GetText(), want)
+		}
+		events, err := chatStream(t, h, req)
+		if err != nil {
+			t.Fatalf("%s: ChatStream: %v", name, err)
+		}
+		_, _, end := joinDeltas(t, events)
+		if end.GetStopReason() != stratav1.StopReason_STOP_REASON_GUARDRAIL_INTERVENED || end.GetGuardrailSummary() != want {
+			t.Errorf("%s: stream end stop %v, summary %q", name, end.GetStopReason(), end.GetGuardrailSummary())
+		}
+	}
+	resp, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{Tag: "guarded", Messages: user("What is a falcon?")})
+	if err != nil || resp.GetStopReason() != stratav1.StopReason_STOP_REASON_END_TURN || resp.GetGuardrailSummary() != "" {
+		t.Errorf("a request the guardrail lets through: stop %v, summary %q, %v", resp.GetStopReason(), resp.GetGuardrailSummary(), err)
+	}
+}

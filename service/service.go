@@ -329,6 +329,8 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 		Warnings:     resp.Warnings,
 		PriceUnknown: s.priceUnknown(ctx, p.req.ModelID, p.req.Model),
 		ServiceTier:  tier,
+
+		GuardrailSummary: resp.GuardrailSummary,
 	}, nil
 }
 
@@ -446,6 +448,8 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 				LatencyMs:    time.Since(start).Milliseconds(),
 				PriceUnknown: s.priceUnknown(ctx, p.req.ModelID, p.req.Model),
 				ServiceTier:  tier,
+
+				GuardrailSummary: ev.GuardrailSummary,
 			}}})
 		}
 		if msg := toDelta(ev); msg != nil {

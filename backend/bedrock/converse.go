@@ -55,6 +55,7 @@ func (b *Backend) Chat(ctx context.Context, req *backend.ChatRequest) (*backend.
 	if out.ServiceTier != nil {
 		chat.ServiceTier = out.ServiceTier.Type
 	}
+	chat.GuardrailSummary = guardrailSummary(chat.StopReason, out.Trace)
 	if msg := out.Output.Message; msg != nil {
 		chat.Parts = partsOf(msg.Content)
 	}

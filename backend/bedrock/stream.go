@@ -73,6 +73,7 @@ type stream struct {
 	sawStop     bool
 	usage       backend.Usage
 	serviceTier string
+	trace       []byte
 	sawMeta     bool
 	received    int   // upstream frames seen
 	ended       bool  // the end event was returned
@@ -191,6 +192,7 @@ func (s *stream) translate(f frame) (backend.Event, bool, *backend.Error) {
 		if ev.ServiceTier != nil {
 			s.serviceTier = ev.ServiceTier.Type
 		}
+		s.trace = append(s.trace[:0], ev.Trace...)
 		ev, ok := s.end()
 		return ev, ok, nil
 	}
@@ -232,7 +234,9 @@ func (s *stream) end() (backend.Event, bool) {
 		return backend.Event{}, false
 	}
 	s.ended = true
-	return backend.Event{Kind: backend.EventEnd, StopReason: backend.StopReason(s.stopReason), Usage: s.usage, ServiceTier: s.serviceTier}, true
+	stop := backend.StopReason(s.stopReason)
+	return backend.Event{Kind: backend.EventEnd, StopReason: stop, Usage: s.usage, ServiceTier: s.serviceTier,
+		GuardrailSummary: guardrailSummary(stop, s.trace)}, true
 }
 
 // toolIndex numbers tool calls from 0 in the order their blocks appear; Bedrock's content block

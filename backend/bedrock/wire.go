@@ -186,6 +186,8 @@ type converseResponse struct {
 	Usage      *wireUsage `json:"usage"`
 	// ServiceTier echoes the tier that served the call (§2.3): {"type": "flex"}.
 	ServiceTier *wireServiceTier `json:"serviceTier"`
+	// Trace is the guardrail trace, when one was asked for.
+	Trace json.RawMessage `json:"trace"`
 }
 
 // wireUsage is TokenUsage; inputTokens already exclude cached tokens (§2.3).
@@ -206,6 +208,8 @@ type streamPayload struct {
 	Usage             *wireUsage  `json:"usage"`
 	// ServiceTier is metadata's echo of the tier that served the call.
 	ServiceTier *wireServiceTier `json:"serviceTier"`
+	// Trace is metadata's guardrail trace, when one was asked for.
+	Trace json.RawMessage `json:"trace"`
 	// Message is an exception frame's text.
 	Message string `json:"message"`
 }
@@ -264,6 +268,8 @@ func decodeConverse(raw []byte) (out converseResponse, err error) {
 		case "serviceTier":
 			out.ServiceTier = &wireServiceTier{}
 			return json.Unmarshal(v, out.ServiceTier)
+		case "trace":
+			out.Trace = append(json.RawMessage(nil), v...) // v is the pooled reply buffer's
 		}
 		return nil
 	})

@@ -1905,9 +1905,13 @@ type ChatResponse struct {
 	// service_tier is the processing tier Bedrock served the call at (priority, default, flex), as
 	// it reported it, or empty when it did not say; cost_usd is priced at it, and at the routing
 	// tier of model (in-region, a geographic profile such as us., or global.).
-	ServiceTier   string `protobuf:"bytes,14,opt,name=service_tier,json=serviceTier,proto3" json:"service_tier,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ServiceTier string `protobuf:"bytes,14,opt,name=service_tier,json=serviceTier,proto3" json:"service_tier,omitempty"`
+	// guardrail_summary says why a guardrail intervened (stop_reason
+	// STOP_REASON_GUARDRAIL_INTERVENED): which guardrail, on the input or the output, and the
+	// findings that acted, from Bedrock's trace (ask for it with Guardrail.trace). Empty otherwise.
+	GuardrailSummary string `protobuf:"bytes,15,opt,name=guardrail_summary,json=guardrailSummary,proto3" json:"guardrail_summary,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ChatResponse) Reset() {
@@ -2034,6 +2038,13 @@ func (x *ChatResponse) GetPriceUnknown() bool {
 func (x *ChatResponse) GetServiceTier() string {
 	if x != nil {
 		return x.ServiceTier
+	}
+	return ""
+}
+
+func (x *ChatResponse) GetGuardrailSummary() string {
+	if x != nil {
+		return x.GuardrailSummary
 	}
 	return ""
 }
@@ -2384,9 +2395,13 @@ type StreamEnd struct {
 	// service_tier is the processing tier Bedrock served the call at (priority, default, flex), as
 	// it reported it, or empty when it did not say; cost_usd is priced at it, and at the routing
 	// tier of model (in-region, a geographic profile such as us., or global.).
-	ServiceTier   string `protobuf:"bytes,7,opt,name=service_tier,json=serviceTier,proto3" json:"service_tier,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ServiceTier string `protobuf:"bytes,7,opt,name=service_tier,json=serviceTier,proto3" json:"service_tier,omitempty"`
+	// guardrail_summary says why a guardrail intervened (stop_reason
+	// STOP_REASON_GUARDRAIL_INTERVENED): which guardrail, on the input or the output, and the
+	// findings that acted, from Bedrock's trace (ask for it with Guardrail.trace). Empty otherwise.
+	GuardrailSummary string `protobuf:"bytes,8,opt,name=guardrail_summary,json=guardrailSummary,proto3" json:"guardrail_summary,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *StreamEnd) Reset() {
@@ -2464,6 +2479,13 @@ func (x *StreamEnd) GetPriceUnknown() bool {
 func (x *StreamEnd) GetServiceTier() string {
 	if x != nil {
 		return x.ServiceTier
+	}
+	return ""
+}
+
+func (x *StreamEnd) GetGuardrailSummary() string {
+	if x != nil {
+		return x.GuardrailSummary
 	}
 	return ""
 }
@@ -3447,7 +3469,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12!\n" +
 	"\ftotal_tokens\x18\x03 \x01(\x03R\vtotalTokens\x12*\n" +
 	"\x11cache_read_tokens\x18\x04 \x01(\x03R\x0fcacheReadTokens\x12,\n" +
-	"\x12cache_write_tokens\x18\x05 \x01(\x03R\x10cacheWriteTokens\"\xcc\x03\n" +
+	"\x12cache_write_tokens\x18\x05 \x01(\x03R\x10cacheWriteTokens\"\xf9\x03\n" +
 	"\fChatResponse\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12,\n" +
 	"\amessage\x18\x02 \x01(\v2\x12.strata.v1.MessageR\amessage\x12\x1c\n" +
@@ -3465,7 +3487,8 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"latency_ms\x18\v \x01(\x03R\tlatencyMs\x12\x1a\n" +
 	"\bwarnings\x18\f \x03(\tR\bwarnings\x12#\n" +
 	"\rprice_unknown\x18\r \x01(\bR\fpriceUnknown\x12!\n" +
-	"\fservice_tier\x18\x0e \x01(\tR\vserviceTier\"\xa7\x01\n" +
+	"\fservice_tier\x18\x0e \x01(\tR\vserviceTier\x12+\n" +
+	"\x11guardrail_summary\x18\x0f \x01(\tR\x10guardrailSummary\"\xa7\x01\n" +
 	"\x12ChatStreamResponse\x12.\n" +
 	"\x05start\x18\x01 \x01(\v2\x16.strata.v1.StreamStartH\x00R\x05start\x12.\n" +
 	"\x05delta\x18\x02 \x01(\v2\x16.strata.v1.StreamDeltaH\x00R\x05delta\x12(\n" +
@@ -3485,7 +3508,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x12%\n" +
-	"\x0earguments_json\x18\x04 \x01(\tR\rargumentsJson\"\x89\x02\n" +
+	"\x0earguments_json\x18\x04 \x01(\tR\rargumentsJson\"\xb6\x02\n" +
 	"\tStreamEnd\x126\n" +
 	"\vstop_reason\x18\x01 \x01(\x0e2\x15.strata.v1.StopReasonR\n" +
 	"stopReason\x12&\n" +
@@ -3495,7 +3518,8 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\n" +
 	"latency_ms\x18\x05 \x01(\x03R\tlatencyMs\x12#\n" +
 	"\rprice_unknown\x18\x06 \x01(\bR\fpriceUnknown\x12!\n" +
-	"\fservice_tier\x18\a \x01(\tR\vserviceTier\"\xe8\x01\n" +
+	"\fservice_tier\x18\a \x01(\tR\vserviceTier\x12+\n" +
+	"\x11guardrail_summary\x18\b \x01(\tR\x10guardrailSummary\"\xe8\x01\n" +
 	"\fEmbedRequest\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x10\n" +
 	"\x03tag\x18\x02 \x01(\tR\x03tag\x12\x16\n" +
