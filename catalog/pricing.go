@@ -62,8 +62,9 @@ const (
 	flexMultiplier     = 0.5
 )
 
-// serviceTierMultiplier is what a service tier costs against the standard tier.
-func serviceTierMultiplier(serviceTier string) float64 {
+// ServiceTierMultiplier is what a service tier (priority, default, flex) costs against the
+// standard tier.
+func ServiceTierMultiplier(serviceTier string) float64 {
 	switch serviceTier {
 	case "priority":
 		return priorityMultiplier
@@ -75,7 +76,7 @@ func serviceTierMultiplier(serviceTier string) float64 {
 
 // CostAt prices a call's tokens at the routing tier and service tier it took.
 func (p Price) CostAt(tier RoutingTier, serviceTier string, input, output, cacheRead, cacheWrite int64) float64 {
-	m := serviceTierMultiplier(serviceTier)
+	m := ServiceTierMultiplier(serviceTier)
 	if tier != TierGlobal {
 		m *= 1 + p.RegionalPremium
 	}

@@ -65,6 +65,12 @@ func TestListModels(t *testing.T) {
 	if !sonnet.GetReasoning() || !sonnet.GetPromptCaching() || sonnet.GetOnDemand() || sonnet.GetPrice().GetCacheWritePer_1K() <= 0 {
 		t.Errorf("claude sonnet 4.5 = %v", sonnet)
 	}
+	if p := sonnet.GetPrice(); p.GetRegionalPremium() != 0.1 || p.GetPriorityMultiplier() != 1.75 || p.GetFlexMultiplier() != 0.5 || p.GetAsOf() == "" || p.GetSource() == "" {
+		t.Errorf("claude sonnet 4.5 price tiers = %v, want a 0.1 regional premium, 1.75 and 0.5 for the tiers, a date and a source", p)
+	}
+	if p := micro.GetPrice(); p.GetRegionalPremium() != 0 {
+		t.Errorf("nova micro regional premium = %v, want none", p.GetRegionalPremium())
+	}
 	titan := byID[titanEmbed]
 	if !slices.Equal(titan.GetEmbeddingDimensions(), []int32{256, 512, 1024}) {
 		t.Errorf("titan dimensions = %v", titan.GetEmbeddingDimensions())

@@ -572,12 +572,13 @@ func (s *Service) ListModels(context.Context, *stratav1.ListModelsRequest) (*str
 	models := s.opts.Catalog.Models()
 	out.Models = make([]*stratav1.ModelInfo, 0, len(models))
 	for i := range models {
-		out.Models = append(out.Models, modelInfo(&models[i]))
+		out.Models = append(out.Models, modelInfo(&models[i], s.opts.Catalog))
 	}
 	return out, nil
 }
 
-func modelInfo(m *catalog.Model) *stratav1.ModelInfo {
+func modelInfo(m *catalog.Model, cat *catalog.Catalog) *stratav1.ModelInfo {
+	asOf, source := cat.PricesAsOf()
 	const perThousand = 1e-3
 	info := &stratav1.ModelInfo{
 		Id:               m.ID,
@@ -601,6 +602,12 @@ func modelInfo(m *catalog.Model) *stratav1.ModelInfo {
 			OutputPer_1K:     m.Price.OutputPerMTok * perThousand,
 			CacheReadPer_1K:  m.Price.CacheReadPerMTok * perThousand,
 			CacheWritePer_1K: m.Price.CacheWritePerMTok * perThousand,
+			RegionalPremium:  m.Price.RegionalPremium,
+			// The service tiers' multipliers are the same for every model.
+			PriorityMultiplier: catalog.ServiceTierMultiplier("priority"),
+			FlexMultiplier:     catalog.ServiceTierMultiplier("flex"),
+			AsOf:               asOf,
+			Source:             source,
 		},
 	}
 	if m.Embedding != nil {

@@ -2911,7 +2911,8 @@ func (x *Route) GetKnown() bool {
 	return false
 }
 
-// Price is a model's list price in US dollars per 1,000 tokens.
+// Price is a model's list price in US dollars per 1,000 tokens: on demand, standard service tier,
+// us-east-1; for a model with a regional premium, through its global. profile.
 type Price struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// input_per_1k is the price of 1,000 input tokens.
@@ -2922,8 +2923,19 @@ type Price struct {
 	CacheReadPer_1K float64 `protobuf:"fixed64,3,opt,name=cache_read_per_1k,json=cacheReadPer1k,proto3" json:"cache_read_per_1k,omitempty"`
 	// cache_write_per_1k is the price of 1,000 tokens written to the prompt cache.
 	CacheWritePer_1K float64 `protobuf:"fixed64,4,opt,name=cache_write_per_1k,json=cacheWritePer1k,proto3" json:"cache_write_per_1k,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// regional_premium is the share added when a call is not routed through the global. profile
+	// (in the region, or through a geographic profile such as us.): 0.1 for Claude 4.5 and later.
+	RegionalPremium float64 `protobuf:"fixed64,5,opt,name=regional_premium,json=regionalPremium,proto3" json:"regional_premium,omitempty"`
+	// priority_multiplier is what the priority service tier costs against the standard one.
+	PriorityMultiplier float64 `protobuf:"fixed64,6,opt,name=priority_multiplier,json=priorityMultiplier,proto3" json:"priority_multiplier,omitempty"`
+	// flex_multiplier is what the flex service tier costs against the standard one.
+	FlexMultiplier float64 `protobuf:"fixed64,7,opt,name=flex_multiplier,json=flexMultiplier,proto3" json:"flex_multiplier,omitempty"`
+	// as_of is when the prices were read.
+	AsOf string `protobuf:"bytes,8,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// source is where the prices were read.
+	Source        string `protobuf:"bytes,9,opt,name=source,proto3" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Price) Reset() {
@@ -2982,6 +2994,41 @@ func (x *Price) GetCacheWritePer_1K() float64 {
 		return x.CacheWritePer_1K
 	}
 	return 0
+}
+
+func (x *Price) GetRegionalPremium() float64 {
+	if x != nil {
+		return x.RegionalPremium
+	}
+	return 0
+}
+
+func (x *Price) GetPriorityMultiplier() float64 {
+	if x != nil {
+		return x.PriorityMultiplier
+	}
+	return 0
+}
+
+func (x *Price) GetFlexMultiplier() float64 {
+	if x != nil {
+		return x.FlexMultiplier
+	}
+	return 0
+}
+
+func (x *Price) GetAsOf() string {
+	if x != nil {
+		return x.AsOf
+	}
+	return ""
+}
+
+func (x *Price) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
 }
 
 // ModelInfo describes one catalog model.
@@ -3558,13 +3605,18 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\x10reasoning_effort\x18\x05 \x01(\x0e2\x1a.strata.v1.ReasoningEffortR\x0freasoningEffort\x12\x14\n" +
 	"\x05known\x18\x06 \x01(\bR\x05knownB\x0e\n" +
 	"\f_temperatureB\r\n" +
-	"\v_max_tokens\"\xa5\x01\n" +
+	"\v_max_tokens\"\xd7\x02\n" +
 	"\x05Price\x12 \n" +
 	"\finput_per_1k\x18\x01 \x01(\x01R\n" +
 	"inputPer1k\x12\"\n" +
 	"\routput_per_1k\x18\x02 \x01(\x01R\voutputPer1k\x12)\n" +
 	"\x11cache_read_per_1k\x18\x03 \x01(\x01R\x0ecacheReadPer1k\x12+\n" +
-	"\x12cache_write_per_1k\x18\x04 \x01(\x01R\x0fcacheWritePer1k\"\xe2\x04\n" +
+	"\x12cache_write_per_1k\x18\x04 \x01(\x01R\x0fcacheWritePer1k\x12)\n" +
+	"\x10regional_premium\x18\x05 \x01(\x01R\x0fregionalPremium\x12/\n" +
+	"\x13priority_multiplier\x18\x06 \x01(\x01R\x12priorityMultiplier\x12'\n" +
+	"\x0fflex_multiplier\x18\a \x01(\x01R\x0eflexMultiplier\x12\x13\n" +
+	"\x05as_of\x18\b \x01(\tR\x04asOf\x12\x16\n" +
+	"\x06source\x18\t \x01(\tR\x06source\"\xe2\x04\n" +
 	"\tModelInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
