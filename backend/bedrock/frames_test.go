@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"hash/crc32"
 	"io"
+	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -134,5 +137,75 @@ func TestStreamRedactedReasoning(t *testing.T) {
 	}
 	if ev, err = s.Recv(); err != nil || ev.Kind != backend.EventEnd || ev.Usage.Output != 4 {
 		t.Fatalf("second event %+v, %v; want the end", ev, err)
+	}
+}
+
+// TestParallelToolCalls: a reply with two tool calls gives two calls, in order, unary and streamed
+// (each stream call its own index, its argument fragments joined into its own JSON object).
+func TestParallelToolCalls(t *testing.T) {
+	be := newHarness(t, nil).b
+	reply := `{"output":{"message":{"role":"assistant","content":[{"text":"Checking both."},` +
+		`{"toolUse":{"toolUseId":"t1","name":"get_weather","input":{"city":"Paris"}}},` +
+		`{"toolUse":{"toolUseId":"t2","name":"get_weather","input":{"city":"Lyon"}}}]}},"stopReason":"tool_use","usage":{"inputTokens":5,"outputTokens":9,"totalTokens":14}}`
+	be.transport.client = &http.Client{Transport: &cannedTransport{body: []byte(reply)}}
+	resp, err := be.Chat(callCtx(t), &backend.ChatRequest{ModelID: novaMicro, Tools: []backend.Tool{weatherTool}, Messages: []backend.Message{userText("Paris and Lyon?")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cities []any
+	for _, p := range resp.Parts {
+		if p.Kind == backend.PartToolCall {
+			cities = append(cities, p.ToolCall.Arguments["city"])
+		}
+	}
+	if !reflect.DeepEqual(cities, []any{"Paris", "Lyon"}) || resp.StopReason != backend.StopToolUse {
+		t.Errorf("calls for %v, stop %s; want Paris then Lyon", cities, resp.StopReason)
+	}
+
+	var body bytes.Buffer
+	enc := eventstream.NewEncoder()
+	for _, ev := range []struct{ kind, payload string }{
+		{"contentBlockStart", `{"contentBlockIndex":1,"start":{"toolUse":{"toolUseId":"t1","name":"get_weather"}}}`},
+		{"contentBlockStart", `{"contentBlockIndex":2,"start":{"toolUse":{"toolUseId":"t2","name":"get_weather"}}}`},
+		{"contentBlockDelta", `{"contentBlockIndex":1,"delta":{"toolUse":{"input":"{\"city\": \"Pa"}}}`},
+		{"contentBlockDelta", `{"contentBlockIndex":2,"delta":{"toolUse":{"input":"{\"city\": \"Ly"}}}`},
+		{"contentBlockDelta", `{"contentBlockIndex":2,"delta":{"toolUse":{"input":"on\"}"}}}`},
+		{"contentBlockDelta", `{"contentBlockIndex":1,"delta":{"toolUse":{"input":"ris\"}"}}}`},
+		{"messageStop", `{"stopReason":"tool_use"}`},
+		{"metadata", `{"usage":{"inputTokens":5,"outputTokens":9,"totalTokens":14}}`},
+	} {
+		msg := eventstream.Message{Payload: []byte(ev.payload)}
+		msg.Headers.Set(":event-type", eventstream.StringValue(ev.kind))
+		msg.Headers.Set(":message-type", eventstream.StringValue("event"))
+		if err := enc.Encode(&body, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &stream{b: be, ctx: context.Background(), cancel: func() {}, body: io.NopCloser(&body), frames: frameReader{r: &body}}
+	args := map[int]string{}
+	ids := map[int]string{}
+	for {
+		ev, err := s.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch ev.Kind {
+		case backend.EventToolCallStart:
+			ids[ev.Index] = ev.ToolID
+		case backend.EventToolCallArgs:
+			args[ev.Index] += ev.Text
+		}
+	}
+	if !reflect.DeepEqual(ids, map[int]string{0: "t1", 1: "t2"}) {
+		t.Errorf("streamed calls %v, want t1 at 0 and t2 at 1", ids)
+	}
+	for i, want := range []string{"Paris", "Lyon"} {
+		var got map[string]any
+		if err := json.Unmarshal([]byte(args[i]), &got); err != nil || got["city"] != want {
+			t.Errorf("call %d: joined arguments %q (%v), want city %s", i, args[i], err, want)
+		}
 	}
 }
