@@ -57,6 +57,9 @@ type Route struct {
 	// AutoCache places prompt-cache points after the tools and the system prompt when they are
 	// long enough to cache ("cache": "auto").
 	AutoCache bool
+	// Fallbacks are models tried in order when the route's model fails with a retryable error
+	// after its retries (throttled, unavailable, timed out): other models or inference profiles.
+	Fallbacks []string
 }
 
 // ModelMap is CHAT_MODEL_MAP: routes by tag, in the order written. The variable holds a JSON
@@ -125,7 +128,7 @@ func (m ModelMap) LogValue() slog.Value {
 // entryFields are the fields an entry may have.
 var entryFields = []string{"model", "temperature", "max_tokens", "reasoning_effort", "reasoning_budget",
 	"top_p", "top_k", "stop", "service_tier", "performance", "guardrail", "request_metadata",
-	"additional_model_request_fields", "json_mode", "response_format", "cache"}
+	"additional_model_request_fields", "json_mode", "response_format", "cache", "fallbacks"}
 
 // parseModelMap decodes the map keeping the keys' order, which a Go map would lose, and returns
 // every problem and warning, each naming the entry.

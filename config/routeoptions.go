@@ -110,6 +110,22 @@ func parseBedrockOptions(r *Route, present func(string) (json.RawMessage, bool),
 			bad("cache %s is not auto or none", v)
 		}
 	}
+	if v, ok := present("fallbacks"); ok {
+		var one string
+		if json.Unmarshal(v, &one) == nil {
+			r.Fallbacks = []string{one}
+		} else if err := json.Unmarshal(v, &r.Fallbacks); err != nil {
+			bad("fallbacks %s is not a model or a list of models", v)
+		}
+		for i, f := range r.Fallbacks {
+			r.Fallbacks[i] = strings.TrimSpace(f)
+			if r.Fallbacks[i] == "" {
+				bad("fallbacks %s holds an empty model", v)
+				r.Fallbacks = nil
+				break
+			}
+		}
+	}
 	if v, ok := present("response_format"); ok {
 		var f string
 		_ = json.Unmarshal(v, &f)
@@ -168,6 +184,9 @@ func appendOptionAttrs(fields []slog.Attr, r Route) []slog.Attr {
 	}
 	if r.AutoCache {
 		fields = append(fields, slog.String("cache", "auto"))
+	}
+	if len(r.Fallbacks) > 0 {
+		fields = append(fields, slog.Any("fallbacks", r.Fallbacks))
 	}
 	return fields
 }

@@ -34,6 +34,8 @@ type RouteConfig struct {
 	AdditionalFields              map[string]any
 	JSONMode                      bool
 	AutoCache                     bool
+	// Fallbacks are models tried in order when Model fails with a retryable error.
+	Fallbacks []string
 }
 
 // BedrockOptions are a route's Bedrock request options. A request's own value wins over the
@@ -79,6 +81,8 @@ type Route struct {
 	Effort          backend.Effort
 	ReasoningBudget int
 	Bedrock         BedrockOptions
+	// Fallbacks are the models tried in order when Model fails with a retryable error.
+	Fallbacks []catalog.Name
 }
 
 // DefaultRoute is the route key reported when no tag map entry matched.
@@ -122,6 +126,11 @@ func NewRouter(cat *catalog.Catalog, cfg RouterConfig) (*Router, []string, error
 	}
 	r.embedding = resolve("EMBEDDING_MODEL", cfg.EmbeddingModel)
 	for _, rc := range cfg.Routes {
+		for _, f := range rc.Fallbacks {
+			if strings.Contains(f, "@") {
+				errs = append(errs, fmt.Errorf("CHAT_MODEL_MAP[%q].fallbacks: %q: a fallback in another region (model@region) is not supported yet: name a cross-region profile (us., eu., global.) instead", rc.Key, f))
+			}
+		}
 		r.routes = append(r.routes, Route{
 			Key:             rc.Key,
 			Model:           resolve(fmt.Sprintf("CHAT_MODEL_MAP[%q].model", rc.Key), rc.Model),
@@ -130,9 +139,19 @@ func NewRouter(cat *catalog.Catalog, cfg RouterConfig) (*Router, []string, error
 			Effort:          parseEffort(rc.ReasoningEffort),
 			ReasoningBudget: rc.ReasoningBudget,
 			Bedrock:         bedrockOptions(rc),
+			Fallbacks:       resolveAll(fmt.Sprintf("CHAT_MODEL_MAP[%q].fallbacks", rc.Key), rc.Fallbacks, resolve),
 		})
 	}
 	return r, warnings, errors.Join(errs...)
+}
+
+// resolveAll resolves a list of model names, each named in errors by its place in the list.
+func resolveAll(what string, names []string, resolve func(what, name string) catalog.Name) []catalog.Name {
+	var out []catalog.Name
+	for i, name := range names {
+		out = append(out, resolve(fmt.Sprintf("%s[%d]", what, i), name))
+	}
+	return out
 }
 
 func bedrockOptions(rc RouteConfig) BedrockOptions {

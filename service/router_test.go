@@ -1,6 +1,7 @@
 package service
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -111,6 +112,34 @@ func TestNewRouterErrorsAndWarnings(t *testing.T) {
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "acme.unreleased-model-v1:0") {
 		t.Errorf("warnings = %v, want one naming the unknown Bedrock id", warnings)
+	}
+}
+
+// TestNewRouterFallbacks: fallbacks resolve like models, each named by its place in an error, and
+// a fallback in another region is refused at start-up rather than failing calls later.
+func TestNewRouterFallbacks(t *testing.T) {
+	t.Parallel()
+	r, _, err := NewRouter(testCatalog(t), RouterConfig{ChatModel: "amazon.nova-micro-v1:0", EmbeddingModel: "amazon.titan-embed-text-v2:0",
+		Region: "eu-west-1", Routes: []RouteConfig{{Key: "x", Model: "amazon.nova-micro-v1:0", Fallbacks: []string{"anthropic/claude-sonnet-4-5-20250929", "us.amazon.nova-lite-v1:0"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range r.Routes()[0].Fallbacks {
+		got = append(got, f.ModelID)
+	}
+	if want := []string{"eu.anthropic.claude-sonnet-4-5-20250929-v1:0", "us.amazon.nova-lite-v1:0"}; !slices.Equal(got, want) {
+		t.Errorf("fallbacks %v, want %v", got, want)
+	}
+	for _, tt := range []struct{ fallback, want string }{
+		{"no-such-model", `CHAT_MODEL_MAP["x"].fallbacks[0]`},
+		{"amazon.nova-micro-v1:0@us-west-2", "another region (model@region) is not supported yet"},
+	} {
+		_, _, err := NewRouter(testCatalog(t), RouterConfig{ChatModel: "amazon.nova-micro-v1:0", EmbeddingModel: "amazon.titan-embed-text-v2:0",
+			Routes: []RouteConfig{{Key: "x", Model: "amazon.nova-micro-v1:0", Fallbacks: []string{tt.fallback}}}})
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("fallback %q: error %v, want one saying %q", tt.fallback, err, tt.want)
+		}
 	}
 }
 

@@ -302,7 +302,13 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 		return nil, err
 	}
 	rec.routed(p)
-	resp, attempts, err := s.chatOnce(ctx, p.req)
+	var resp *backend.ChatResponse
+	attempts, fellBack, err := s.withFallbacks(ctx, p, func(req *backend.ChatRequest) (int, error) {
+		r, n, err := s.chatOnce(ctx, req)
+		resp = r
+		return n, err
+	})
+	rec.routed(p) // the model that served, a fallback's included
 	if err == nil && p.format != nil {
 		resp, attempts, err = s.enforceFormat(ctx, p, resp, attempts)
 	}
@@ -331,7 +337,33 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 		ServiceTier:  tier,
 
 		GuardrailSummary: resp.GuardrailSummary,
+		FallbackUsed:     fellBack,
 	}, nil
+}
+
+// withFallbacks runs call for the route's model and, when it fails with an error that retrying
+// could fix (its own retries spent), for each of the route's fallbacks in turn, until one serves
+// the call. p.req is left naming the model that served, or that failed last. It returns the
+// upstream calls made, whether a fallback served, and the last error.
+func (s *Service) withFallbacks(ctx context.Context, p *preparedChat, call func(*backend.ChatRequest) (int, error)) (int, bool, error) {
+	attempts, err := call(p.req)
+	for i := 0; err != nil && i < len(p.route.Fallbacks) && ctx.Err() == nil; i++ {
+		if be, ok := backend.AsError(err); !ok || !be.Retryable() {
+			break
+		}
+		fb := p.route.Fallbacks[i]
+		s.log.WarnContext(ctx, "the route's model failed: trying a fallback", "model", p.req.ModelID, "fallback", fb.ModelID, "error", err)
+		req := *p.req
+		req.ModelID, req.Model = fb.ModelID, fb.Model
+		p.req = &req
+		var n int
+		n, err = call(p.req)
+		attempts += n
+		if err == nil {
+			return attempts, true, nil
+		}
+	}
+	return attempts, false, err
 }
 
 // chatOnce makes one Chat call under the retry policy and returns the reply and the upstream
@@ -393,32 +425,35 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 		first      backend.Event
 		stopStream context.CancelFunc = func() {}
 	)
-	attempts, err := s.opts.Retry.do(ctx, func(caller context.Context) error {
-		ctx, cancel := s.upstreamContext(caller)
-		st, err := s.opts.Backend.ChatStream(ctx, p.req)
-		if err != nil {
-			cancel()
-			return attemptError(caller, ctx, p.req.ModelID, err)
-		}
-		ev, err := st.Recv()
-		if err != nil {
-			_ = st.Close()
-			cancel()
-			if errors.Is(err, io.EOF) {
-				return &backend.Error{Kind: backend.KindTruncated, Model: p.req.ModelID, Message: "the stream ended before any event"}
+	attempts, fellBack, err := s.withFallbacks(ctx, p, func(breq *backend.ChatRequest) (int, error) {
+		return s.opts.Retry.do(ctx, func(caller context.Context) error {
+			ctx, cancel := s.upstreamContext(caller)
+			st, err := s.opts.Backend.ChatStream(ctx, breq)
+			if err != nil {
+				cancel()
+				return attemptError(caller, ctx, breq.ModelID, err)
 			}
-			return attemptError(caller, ctx, p.req.ModelID, err)
-		}
-		up, upCtx, first, stopStream = st, ctx, ev, cancel
-		return nil
+			ev, err := st.Recv()
+			if err != nil {
+				_ = st.Close()
+				cancel()
+				if errors.Is(err, io.EOF) {
+					return &backend.Error{Kind: backend.KindTruncated, Model: breq.ModelID, Message: "the stream ended before any event"}
+				}
+				return attemptError(caller, ctx, breq.ModelID, err)
+			}
+			up, upCtx, first, stopStream = st, ctx, ev, cancel
+			return nil
+		})
 	})
 	defer stopStream()
+	rec.routed(p) // the model that served, a fallback's included
 	rec.attempts = int32(attempts)
 	if err != nil {
 		return toStatus(ctx, err, s.opts.Region)
 	}
 	defer up.Close()
-	startEvent := &stratav1.StreamStart{Model: p.req.ModelID, Route: p.route.Key, Warnings: up.Warnings()}
+	startEvent := &stratav1.StreamStart{Model: p.req.ModelID, Route: p.route.Key, Warnings: up.Warnings(), FallbackUsed: fellBack}
 	if err := stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Start{Start: startEvent}}); err != nil {
 		return err
 	}

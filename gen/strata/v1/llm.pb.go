@@ -1910,8 +1910,11 @@ type ChatResponse struct {
 	// STOP_REASON_GUARDRAIL_INTERVENED): which guardrail, on the input or the output, and the
 	// findings that acted, from Bedrock's trace (ask for it with Guardrail.trace). Empty otherwise.
 	GuardrailSummary string `protobuf:"bytes,15,opt,name=guardrail_summary,json=guardrailSummary,proto3" json:"guardrail_summary,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// fallback_used is true when the route's model failed and a fallback (CHAT_MODEL_MAP
+	// "fallbacks") served the call: model names it, and attempts counts the calls to both.
+	FallbackUsed  bool `protobuf:"varint,16,opt,name=fallback_used,json=fallbackUsed,proto3" json:"fallback_used,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ChatResponse) Reset() {
@@ -2049,6 +2052,13 @@ func (x *ChatResponse) GetGuardrailSummary() string {
 	return ""
 }
 
+func (x *ChatResponse) GetFallbackUsed() bool {
+	if x != nil {
+		return x.FallbackUsed
+	}
+	return false
+}
+
 // ChatStreamResponse is one event of a streamed reply.
 type ChatStreamResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2162,7 +2172,9 @@ type StreamStart struct {
 	Route string `protobuf:"bytes,2,opt,name=route,proto3" json:"route,omitempty"`
 	// warnings say what Strata changed or dropped to make the request valid for the model, as
 	// ChatResponse.warnings does.
-	Warnings      []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Warnings []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// fallback_used is true when a fallback serves the stream, as in ChatResponse.
+	FallbackUsed  bool `protobuf:"varint,4,opt,name=fallback_used,json=fallbackUsed,proto3" json:"fallback_used,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2216,6 +2228,13 @@ func (x *StreamStart) GetWarnings() []string {
 		return x.Warnings
 	}
 	return nil
+}
+
+func (x *StreamStart) GetFallbackUsed() bool {
+	if x != nil {
+		return x.FallbackUsed
+	}
+	return false
 }
 
 // StreamDelta is the next piece of a streamed reply; exactly one field is set.
@@ -3516,7 +3535,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12!\n" +
 	"\ftotal_tokens\x18\x03 \x01(\x03R\vtotalTokens\x12*\n" +
 	"\x11cache_read_tokens\x18\x04 \x01(\x03R\x0fcacheReadTokens\x12,\n" +
-	"\x12cache_write_tokens\x18\x05 \x01(\x03R\x10cacheWriteTokens\"\xf9\x03\n" +
+	"\x12cache_write_tokens\x18\x05 \x01(\x03R\x10cacheWriteTokens\"\x9e\x04\n" +
 	"\fChatResponse\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12,\n" +
 	"\amessage\x18\x02 \x01(\v2\x12.strata.v1.MessageR\amessage\x12\x1c\n" +
@@ -3535,16 +3554,18 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\bwarnings\x18\f \x03(\tR\bwarnings\x12#\n" +
 	"\rprice_unknown\x18\r \x01(\bR\fpriceUnknown\x12!\n" +
 	"\fservice_tier\x18\x0e \x01(\tR\vserviceTier\x12+\n" +
-	"\x11guardrail_summary\x18\x0f \x01(\tR\x10guardrailSummary\"\xa7\x01\n" +
+	"\x11guardrail_summary\x18\x0f \x01(\tR\x10guardrailSummary\x12#\n" +
+	"\rfallback_used\x18\x10 \x01(\bR\ffallbackUsed\"\xa7\x01\n" +
 	"\x12ChatStreamResponse\x12.\n" +
 	"\x05start\x18\x01 \x01(\v2\x16.strata.v1.StreamStartH\x00R\x05start\x12.\n" +
 	"\x05delta\x18\x02 \x01(\v2\x16.strata.v1.StreamDeltaH\x00R\x05delta\x12(\n" +
 	"\x03end\x18\x03 \x01(\v2\x14.strata.v1.StreamEndH\x00R\x03endB\a\n" +
-	"\x05event\"U\n" +
+	"\x05event\"z\n" +
 	"\vStreamStart\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x14\n" +
 	"\x05route\x18\x02 \x01(\tR\x05route\x12\x1a\n" +
-	"\bwarnings\x18\x03 \x03(\tR\bwarnings\"\xd6\x01\n" +
+	"\bwarnings\x18\x03 \x03(\tR\bwarnings\x12#\n" +
+	"\rfallback_used\x18\x04 \x01(\bR\ffallbackUsed\"\xd6\x01\n" +
 	"\vStreamDelta\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1c\n" +
 	"\treasoning\x18\x02 \x01(\tR\treasoning\x12/\n" +
