@@ -208,6 +208,12 @@ type Server struct {
 	// at least 1024.
 	MaxRecvMsgBytes int `env:"STRATA_MAX_RECV_MSG_BYTES" envDefault:"33554432" min:"1024"`
 
+	// MaxInFlight bounds the calls the server runs at once; beyond it a new call is refused at
+	// once with RESOURCE_EXHAUSTED and a RetryInfo, so that memory stays flat and the caller can
+	// go to another replica. Health checks are never refused. Env STRATA_MAX_IN_FLIGHT; default
+	// 2048 (about 200 MB of memory at the bound); 0 means no bound.
+	MaxInFlight int `env:"STRATA_MAX_IN_FLIGHT" envDefault:"2048" min:"0"`
+
 	// KeepaliveTime is how long a connection is idle before the server pings the client.
 	// Env STRATA_KEEPALIVE_TIME; default 2h (gRPC's); at least 1s (gRPC's floor).
 	KeepaliveTime time.Duration `env:"STRATA_KEEPALIVE_TIME" envDefault:"2h" min:"1s"`

@@ -60,6 +60,7 @@ func TestDefaults(t *testing.T) {
 		Server: Server{
 			Addr:                  ":50051",
 			MaxRecvMsgBytes:       32 << 20,
+			MaxInFlight:           2048,
 			KeepaliveTime:         2 * time.Hour,
 			KeepaliveTimeout:      20 * time.Second,
 			MaxConnectionAge:      30 * time.Minute,

@@ -199,6 +199,7 @@ func build(ctx context.Context, cfg *config.Config, backendKind string, log *slo
 func grpcOptions(cfg *config.Config) (GRPCOptions, error) {
 	o := GRPCOptions{
 		MaxRecvMsgBytes:       cfg.Server.MaxRecvMsgBytes,
+		MaxInFlight:           cfg.Server.MaxInFlight,
 		KeepaliveTime:         cfg.Server.KeepaliveTime,
 		KeepaliveTimeout:      cfg.Server.KeepaliveTimeout,
 		MaxConnectionAge:      cfg.Server.MaxConnectionAge,

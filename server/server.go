@@ -41,6 +41,9 @@ type GRPCOptions struct {
 	// DrainDelay is how long health reports NOT_SERVING before the server stops accepting calls,
 	// so load balancers stop sending first; ShutdownTimeout bounds the wait for calls in flight.
 	DrainDelay, ShutdownTimeout time.Duration
+	// MaxInFlight bounds the calls run at once; beyond it calls are refused with
+	// RESOURCE_EXHAUSTED. Zero means no bound.
+	MaxInFlight int
 }
 
 // Server is Strata's gRPC server.
@@ -56,9 +59,11 @@ type Server struct {
 const healthService = "strata.v1.LLMService"
 
 // NewGRPC builds the server. Interceptors, outermost first: the call record (so the log line
-// can carry tokens and cost), logging, and panic recovery last.
+// can carry tokens and cost), logging, admission control (so a refused call is logged), and panic
+// recovery last.
 func NewGRPC(svc stratav1.LLMServiceServer, opts GRPCOptions, log *slog.Logger) *Server {
 	calls := &inflight{}
+	admit := &admission{max: int64(opts.MaxInFlight)}
 	recoverOpts := []recovery.Option{recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in handler", "panic", p, "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
@@ -67,11 +72,13 @@ func NewGRPC(svc stratav1.LLMServiceServer, opts GRPCOptions, log *slog.Logger) 
 		grpc.ChainUnaryInterceptor(
 			service.RecordUnaryInterceptor,
 			logUnary(log, calls),
+			admit.unary,
 			recovery.UnaryServerInterceptor(recoverOpts...),
 		),
 		grpc.ChainStreamInterceptor(
 			service.RecordStreamInterceptor,
 			logStream(log, calls),
+			admit.stream,
 			recovery.StreamServerInterceptor(recoverOpts...),
 		),
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgBytes),
