@@ -1,0 +1,123 @@
+// Package client is a small Go client for Strata: a connection that carries Strata's gRPC service
+// config (per-method timeouts) and retries UNAVAILABLE and RESOURCE_EXHAUSTED with
+// go-grpc-middleware's retry interceptor, and helpers for the common calls.
+//
+// The service config is published as service_config.json beside this file, for clients in other
+// languages (the README shows Python and Node). Strata itself already retries Bedrock's errors
+// within each call; a client retries what reaches it: a replica going away (UNAVAILABLE) or a
+// replica at its limit of calls in flight (RESOURCE_EXHAUSTED), which another replica may serve.
+package client
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"time"
+
+	retry "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+
+	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
+)
+
+//go:embed service_config.json
+var serviceConfig string
+
+// ServiceConfig is Strata's gRPC service config, as JSON: per-method timeouts and, for clients
+// that retry through it (Python, Node), the retry policy.
+func ServiceConfig() string { return serviceConfig }
+
+// Defaults of [Options].
+const (
+	DefaultMaxRetries   = 3
+	DefaultRetryBackoff = 200 * time.Millisecond
+	maxRetryBackoff     = 5 * time.Second
+)
+
+// Options configure [New].
+type Options struct {
+	// TLS, when set, connects with TLS; nil connects in plaintext (loopback, a sidecar).
+	TLS credentials.TransportCredentials
+	// MaxRetries is how many times a call that failed with UNAVAILABLE or RESOURCE_EXHAUSTED is
+	// tried again (default 3; negative: never).
+	MaxRetries int
+	// RetryBackoff is the first wait before a retry, doubled each time with jitter up to 5 s
+	// (default 200 ms).
+	RetryBackoff time.Duration
+	// DialOptions are added to the connection's.
+	DialOptions []grpc.DialOption
+}
+
+// Client is a connection to Strata. It is safe for concurrent use; make one per process.
+type Client struct {
+	conn *grpc.ClientConn
+	llm  stratav1.LLMServiceClient
+}
+
+// New connects to Strata at target (host:port, or any gRPC target). It does not wait for the
+// connection: the first call does.
+func New(target string, o Options) (*Client, error) {
+	if o.MaxRetries == 0 {
+		o.MaxRetries = DefaultMaxRetries
+	}
+	if o.RetryBackoff <= 0 {
+		o.RetryBackoff = DefaultRetryBackoff
+	}
+	creds := o.TLS
+	if creds == nil {
+		creds = insecure.NewCredentials()
+	}
+	retries := []retry.CallOption{
+		retry.WithMax(uint(max(o.MaxRetries, 0)) + 1), // WithMax counts the first try too
+		retry.WithCodes(codes.Unavailable, codes.ResourceExhausted),
+		retry.WithBackoff(retry.BackoffExponentialWithJitterBounded(o.RetryBackoff, 0.2, maxRetryBackoff)),
+	}
+	opts := append([]grpc.DialOption{
+		grpc.WithTransportCredentials(creds),
+		grpc.WithDefaultServiceConfig(serviceConfig),
+		// One retry layer: the interceptor's, not also the channel's from the service config.
+		grpc.WithDisableRetry(),
+		grpc.WithChainUnaryInterceptor(retry.UnaryClientInterceptor(retries...)),
+	}, o.DialOptions...)
+	conn, err := grpc.NewClient(target, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("strata client: %w", err)
+	}
+	return &Client{conn: conn, llm: stratav1.NewLLMServiceClient(conn)}, nil
+}
+
+// LLM is the generated client, for every call and field.
+func (c *Client) LLM() stratav1.LLMServiceClient { return c.llm }
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Ask sends one user message, routed by tag (CHAT_MODEL_MAP; "" for the default model), and
+// returns the reply's text.
+func (c *Client) Ask(ctx context.Context, tag, prompt string) (string, error) {
+	resp, err := c.llm.Chat(ctx, &stratav1.ChatRequest{Tag: tag, Messages: []*stratav1.Message{{Role: stratav1.Role_ROLE_USER, Text: prompt}}})
+	if err != nil {
+		return "", err
+	}
+	return resp.GetText(), nil
+}
+
+// Embed returns one vector per text, in order, from the default embedding model.
+func (c *Client) Embed(ctx context.Context, texts ...string) ([][]float32, error) {
+	if len(texts) == 0 {
+		return nil, errors.New("strata client: no texts to embed")
+	}
+	resp, err := c.llm.Embed(ctx, &stratav1.EmbedRequest{Inputs: texts})
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float32, len(resp.GetEmbeddings()))
+	for i, e := range resp.GetEmbeddings() {
+		out[i] = e.GetValues()
+	}
+	return out, nil
+}
