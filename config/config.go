@@ -108,6 +108,16 @@ type LLM struct {
 	// allowed; default 20; at least RETRY_WAIT_SECONDS.
 	RetryMaxWait time.Duration `env:"RETRY_MAX_WAIT_SECONDS" envDefault:"20" min:"0" expect:"a number of seconds"`
 
+	// CircuitBreakerFailures is how many calls to a model in a row must fail with errors retrying
+	// could fix (after their retries) for its circuit to open: calls to it then fail at once, or go
+	// to the route's fallback, until a probe succeeds. Env CIRCUIT_BREAKER_FAILURES; default 5;
+	// 0 turns circuit breaking off.
+	CircuitBreakerFailures int `env:"CIRCUIT_BREAKER_FAILURES" envDefault:"5" min:"0"`
+
+	// CircuitBreakerCooldown is how long an open circuit rests before a probe is let through.
+	// Env CIRCUIT_BREAKER_COOLDOWN_SECONDS, in seconds, fractions allowed; default 30.
+	CircuitBreakerCooldown time.Duration `env:"CIRCUIT_BREAKER_COOLDOWN_SECONDS" envDefault:"30" min:"0" expect:"a number of seconds"`
+
 	// EmbeddingMaxStrNum is the most texts sent to Bedrock in one embedding call (Cohere batches
 	// are also capped by the model's own limit). Env EMBEDDING_MAX_STR_NUM; default 50
 	// (RD-Agent's); at least 1.

@@ -51,6 +51,8 @@ func TestDefaults(t *testing.T) {
 			MaxRetry:                10,
 			RetryWait:               time.Second,
 			RetryMaxWait:            20 * time.Second,
+			CircuitBreakerFailures:  5,
+			CircuitBreakerCooldown:  30 * time.Second,
 			EmbeddingMaxStrNum:      50,
 			ReasoningBudgetLow:      1024,
 			ReasoningBudgetMedium:   4096,

@@ -182,6 +182,7 @@ func build(ctx context.Context, cfg *config.Config, backendKind string, log *slo
 		Catalog:         cat,
 		Region:          opts.Region,
 		Retry:           service.RetryPolicy{MaxAttempts: cfg.LLM.MaxRetry, BaseWait: cfg.LLM.RetryWait, MaxWait: cfg.LLM.RetryMaxWait},
+		Breaker:         service.BreakerOptions{Failures: cfg.LLM.CircuitBreakerFailures, Cooldown: cfg.LLM.CircuitBreakerCooldown},
 		EmbedMaxBatch:   cfg.LLM.EmbeddingMaxStrNum,
 		UpstreamTimeout: cfg.Pool.UpstreamTimeout,
 		LogContent:      cfg.LLM.LogChatContent,

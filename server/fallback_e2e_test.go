@@ -3,6 +3,7 @@ package server
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -16,8 +17,9 @@ import (
 func TestFallbacks(t *testing.T) {
 	t.Parallel()
 	h := startStrata(t, map[string]string{
-		"MAX_RETRY":      "2",
-		"CHAT_MODEL_MAP": `{"research": {"model": "` + novaMicro + `", "fallbacks": ["` + novaLite + `"]}}`,
+		"MAX_RETRY":                "2",
+		"CIRCUIT_BREAKER_FAILURES": "0", // every call tries the primary: TestCircuitBreaker has the rest
+		"CHAT_MODEL_MAP":           `{"research": {"model": "` + novaMicro + `", "fallbacks": ["` + novaLite + `"]}}`,
 	})
 	if err := h.emu.SetFaults(emulator.Fault{Model: novaMicro, Error: emulator.CodeServiceUnavailable, Every: 1}); err != nil {
 		t.Fatal(err)
@@ -53,5 +55,63 @@ func TestFallbacks(t *testing.T) {
 	wantCode(t, err, codes.InvalidArgument)
 	if after := settledStats(t, h.emu).Count(emulator.OpConverse, "ok"); after != before || strings.Contains(err.Error(), novaLite) {
 		t.Errorf("a refused request went to the fallback: %v (%d answered calls, %d before)", err, after, before)
+	}
+}
+
+// TestCircuitBreaker: a model that fails every call has its circuit opened after
+// CIRCUIT_BREAKER_FAILURES calls: later calls go straight to the fallback without touching it,
+// HealthCheck and ListModels show it, and once the fault clears a probe closes the circuit.
+func TestCircuitBreaker(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, map[string]string{
+		"MAX_RETRY": "2", "CIRCUIT_BREAKER_FAILURES": "3", "CIRCUIT_BREAKER_COOLDOWN_SECONDS": "0.2",
+		"CHAT_MODEL_MAP": `{"research": {"model": "` + novaMicro + `", "fallbacks": ["` + novaLite + `"]}}`,
+	})
+	if err := h.emu.SetFaults(emulator.Fault{Model: novaMicro, Error: emulator.CodeServiceUnavailable, Every: 1}); err != nil {
+		t.Fatal(err)
+	}
+	req := &stratav1.ChatRequest{Tag: "research", Messages: user("Summarize the water cycle.")}
+	for i := range 6 {
+		resp, err := h.client.Chat(t.Context(), req)
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		wantAttempts := int32(3) // 2 on the primary, 1 on the fallback
+		if i >= 3 {
+			wantAttempts = 1 // the circuit is open: straight to the fallback
+		}
+		if resp.GetModel() != novaLite || resp.GetAttempts() != wantAttempts {
+			t.Errorf("call %d: model %s, attempts %d; want %s after %d", i, resp.GetModel(), resp.GetAttempts(), novaLite, wantAttempts)
+		}
+	}
+	if n := settledStats(t, h.emu).Count(emulator.OpConverse, emulator.CodeServiceUnavailable); n != 6 {
+		t.Errorf("calls that reached the failing model = %d, want 6: none once its circuit opened", n)
+	}
+	health, err := h.client.HealthCheck(t.Context(), &stratav1.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown bool
+	for _, c := range health.GetChecks() {
+		shown = shown || (c.GetName() == "circuit:"+novaMicro && c.GetStatus() == stratav1.HealthStatus_HEALTH_STATUS_WARN)
+	}
+	if !shown || health.GetStatus() == stratav1.HealthStatus_HEALTH_STATUS_OK {
+		t.Errorf("HealthCheck %v does not show the open circuit", health)
+	}
+	lm, err := h.client.ListModels(t.Context(), &stratav1.ListModelsRequest{})
+	if err != nil || len(lm.GetCircuits()) != 1 || lm.GetCircuits()[0].GetState() != "open" || lm.GetCircuits()[0].GetOpenedAt() == "" {
+		t.Errorf("ListModels circuits %v, %v; want %s open", lm.GetCircuits(), err, novaMicro)
+	}
+
+	if err := h.emu.SetFaults(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(250 * time.Millisecond) // past the cool-down
+	resp, err := h.client.Chat(t.Context(), req)
+	if err != nil || resp.GetModel() != novaMicro || resp.GetFallbackUsed() {
+		t.Fatalf("after the fault cleared: model %q, fallback %v, %v; want the probe served by %s", resp.GetModel(), resp.GetFallbackUsed(), err, novaMicro)
+	}
+	if lm, err := h.client.ListModels(t.Context(), &stratav1.ListModelsRequest{}); err != nil || len(lm.GetCircuits()) != 0 {
+		t.Errorf("circuits after the probe %v, %v; want none", lm.GetCircuits(), err)
 	}
 }

@@ -34,6 +34,8 @@ const (
 	ReasonStreamTruncated = "BEDROCK_STREAM_TRUNCATED"
 	ReasonCanceled        = "CANCELED"
 	ReasonInternal        = "INTERNAL"
+	// ReasonCircuitOpen: the model failed too often of late and calls to it are paused.
+	ReasonCircuitOpen = "CIRCUIT_OPEN"
 	// ReasonFormatViolated: the model's reply did not match the request's response_format, even
 	// after it was asked once to correct it.
 	ReasonFormatViolated = "RESPONSE_FORMAT_VIOLATED"
@@ -94,6 +96,10 @@ func toStatus(ctx context.Context, err error, region string) error {
 	case backend.KindModelNotReady:
 		return withDetails(codes.Unavailable, fmt.Sprintf("model %s is not ready to serve yet: retry shortly", be.Model), ReasonModelNotReady, meta, orDefault(retryAfter))
 	case backend.KindUnavailable:
+		if be.Code == errCircuitOpen {
+			delete(meta, "aws_error_code") // Strata's refusal, not Bedrock's
+			return withDetails(codes.Unavailable, fmt.Sprintf("calls to %s are paused: it failed too often of late (its circuit is open); retry after the delay, or give its route a fallback", be.Model), ReasonCircuitOpen, meta, orDefault(retryAfter))
+		}
 		return withDetails(codes.Unavailable, fmt.Sprintf("bedrock failed to serve %s: retry", be.Model), ReasonUnavailable, meta, orDefault(retryAfter))
 	case backend.KindTruncated:
 		return withDetails(codes.Unavailable, fmt.Sprintf("bedrock's stream for %s ended before the reply was complete: retry", be.Model), ReasonStreamTruncated, meta, orDefault(retryAfter))

@@ -41,6 +41,8 @@ type Options struct {
 	Logger     *slog.Logger
 	// Health runs the deep checks of HealthCheck.
 	Health *HealthChecker
+	// Breaker opens a model's circuit after repeated failures; zero Failures turns it off.
+	Breaker BreakerOptions
 }
 
 // Service implements [stratav1.LLMServiceServer].
@@ -54,6 +56,8 @@ type Service struct {
 	routed onceSet
 	// unpriced remembers the models without a price, to warn once each.
 	unpriced onceSet
+	// breakers hold each model's circuit.
+	breakers *breakers
 }
 
 // New builds the service.
@@ -68,7 +72,7 @@ func New(opts Options) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{opts: opts, log: log}, nil
+	return &Service{opts: opts, log: log, breakers: newBreakers(opts.Breaker, time.Now)}, nil
 }
 
 // preparedChat is a chat request resolved and translated for the backend.
@@ -345,7 +349,16 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 // could fix (its own retries spent), for each of the route's fallbacks in turn, until one serves
 // the call. p.req is left naming the model that served, or that failed last. It returns the
 // upstream calls made, whether a fallback served, and the last error.
-func (s *Service) withFallbacks(ctx context.Context, p *preparedChat, call func(*backend.ChatRequest) (int, error)) (int, bool, error) {
+func (s *Service) withFallbacks(ctx context.Context, p *preparedChat, upstream func(*backend.ChatRequest) (int, error)) (int, bool, error) {
+	call := func(req *backend.ChatRequest) (int, error) {
+		if ok, wait := s.breakers.allow(req.ModelID); !ok {
+			return 0, &backend.Error{Kind: backend.KindUnavailable, Code: errCircuitOpen, Model: req.ModelID, RetryAfter: wait,
+				Message: "the model failed too often of late, and its circuit is open: no call goes to it until a probe succeeds"}
+		}
+		n, err := upstream(req)
+		s.breakers.record(req.ModelID, err)
+		return n, err
+	}
 	attempts, err := call(p.req)
 	for i := 0; err != nil && i < len(p.route.Fallbacks) && ctx.Err() == nil; i++ {
 		if be, ok := backend.AsError(err); !ok || !be.Retryable() {
@@ -609,6 +622,7 @@ func (s *Service) ListModels(context.Context, *stratav1.ListModelsRequest) (*str
 	for i := range models {
 		out.Models = append(out.Models, modelInfo(&models[i], s.opts.Catalog))
 	}
+	out.Circuits = s.circuits()
 	return out, nil
 }
 
@@ -676,10 +690,34 @@ func (s *Service) logContent(ctx context.Context, req *stratav1.ChatRequest, rep
 
 // HealthCheck implements [stratav1.LLMServiceServer].
 func (s *Service) HealthCheck(ctx context.Context, req *stratav1.HealthCheckRequest) (*stratav1.HealthCheckResponse, error) {
-	if s.opts.Health == nil {
-		return &stratav1.HealthCheckResponse{Status: stratav1.HealthStatus_HEALTH_STATUS_OK}, nil
+	resp := &stratav1.HealthCheckResponse{Status: stratav1.HealthStatus_HEALTH_STATUS_OK}
+	if s.opts.Health != nil {
+		resp = s.opts.Health.Run(ctx, req.GetInvokeModels())
 	}
-	return s.opts.Health.Run(ctx, req.GetInvokeModels()), nil
+	for _, c := range s.breakers.snapshot() {
+		if c.State == CircuitClosed {
+			continue // failures counted, calls still going through
+		}
+		resp.Checks = append(resp.Checks, &stratav1.Check{Name: "circuit:" + c.Model, Status: stratav1.HealthStatus_HEALTH_STATUS_WARN,
+			Detail: fmt.Sprintf("circuit %s after %d failed calls in a row, since %s: calls to it fail at once or go to a fallback", c.State, c.Failures, c.OpenedAt.UTC().Format(time.RFC3339))})
+		if resp.Status == stratav1.HealthStatus_HEALTH_STATUS_OK {
+			resp.Status = stratav1.HealthStatus_HEALTH_STATUS_WARN
+		}
+	}
+	return resp, nil
+}
+
+// circuits lists the breakers' circuits for ListModels.
+func (s *Service) circuits() []*stratav1.Circuit {
+	var out []*stratav1.Circuit
+	for _, c := range s.breakers.snapshot() {
+		pc := &stratav1.Circuit{Model: c.Model, State: string(c.State), Failures: int32(c.Failures)}
+		if !c.OpenedAt.IsZero() {
+			pc.OpenedAt = c.OpenedAt.UTC().Format(time.RFC3339)
+		}
+		out = append(out, pc)
+	}
+	return out
 }
 
 // CountTokens implements [stratav1.LLMServiceServer]: the request is resolved and validated as

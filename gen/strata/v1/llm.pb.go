@@ -2776,7 +2776,10 @@ type ListModelsResponse struct {
 	// routes are the tag map's entries, in the order they are tried.
 	Routes []*Route `protobuf:"bytes,3,rep,name=routes,proto3" json:"routes,omitempty"`
 	// models is the catalog of known Bedrock models.
-	Models        []*ModelInfo `protobuf:"bytes,4,rep,name=models,proto3" json:"models,omitempty"`
+	Models []*ModelInfo `protobuf:"bytes,4,rep,name=models,proto3" json:"models,omitempty"`
+	// circuits are the models whose circuit breaker has counted failures: open ones get no calls
+	// until a probe succeeds. Models not listed are healthy.
+	Circuits      []*Circuit `protobuf:"bytes,5,rep,name=circuits,proto3" json:"circuits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2839,6 +2842,87 @@ func (x *ListModelsResponse) GetModels() []*ModelInfo {
 	return nil
 }
 
+func (x *ListModelsResponse) GetCircuits() []*Circuit {
+	if x != nil {
+		return x.Circuits
+	}
+	return nil
+}
+
+// Circuit is a model's circuit breaker.
+type Circuit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// model is the model id the circuit guards.
+	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	// state is closed (calls go through; failures are being counted), open (calls fail at once or
+	// go to the route's fallback) or half-open (one probe call is let through).
+	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	// failures is how many calls in a row failed.
+	Failures int32 `protobuf:"varint,3,opt,name=failures,proto3" json:"failures,omitempty"`
+	// opened_at is when the circuit last opened, RFC 3339; empty for a closed one.
+	OpenedAt      string `protobuf:"bytes,4,opt,name=opened_at,json=openedAt,proto3" json:"opened_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Circuit) Reset() {
+	*x = Circuit{}
+	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Circuit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Circuit) ProtoMessage() {}
+
+func (x *Circuit) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Circuit.ProtoReflect.Descriptor instead.
+func (*Circuit) Descriptor() ([]byte, []int) {
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *Circuit) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *Circuit) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Circuit) GetFailures() int32 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
+func (x *Circuit) GetOpenedAt() string {
+	if x != nil {
+		return x.OpenedAt
+	}
+	return ""
+}
+
 // Route is one entry of the tag map, as resolved.
 type Route struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2860,7 +2944,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	mi := &file_strata_v1_llm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2872,7 +2956,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	mi := &file_strata_v1_llm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2885,7 +2969,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{26}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Route) GetKey() string {
@@ -2959,7 +3043,7 @@ type Price struct {
 
 func (x *Price) Reset() {
 	*x = Price{}
-	mi := &file_strata_v1_llm_proto_msgTypes[27]
+	mi := &file_strata_v1_llm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2971,7 +3055,7 @@ func (x *Price) String() string {
 func (*Price) ProtoMessage() {}
 
 func (x *Price) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[27]
+	mi := &file_strata_v1_llm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2984,7 +3068,7 @@ func (x *Price) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Price.ProtoReflect.Descriptor instead.
 func (*Price) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{27}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Price) GetInputPer_1K() float64 {
@@ -3095,7 +3179,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_strata_v1_llm_proto_msgTypes[28]
+	mi := &file_strata_v1_llm_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3107,7 +3191,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[28]
+	mi := &file_strata_v1_llm_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3120,7 +3204,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{28}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ModelInfo) GetId() string {
@@ -3261,7 +3345,7 @@ type HealthCheckRequest struct {
 
 func (x *HealthCheckRequest) Reset() {
 	*x = HealthCheckRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[29]
+	mi := &file_strata_v1_llm_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3273,7 +3357,7 @@ func (x *HealthCheckRequest) String() string {
 func (*HealthCheckRequest) ProtoMessage() {}
 
 func (x *HealthCheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[29]
+	mi := &file_strata_v1_llm_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3286,7 +3370,7 @@ func (x *HealthCheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheckRequest.ProtoReflect.Descriptor instead.
 func (*HealthCheckRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{29}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HealthCheckRequest) GetInvokeModels() bool {
@@ -3309,7 +3393,7 @@ type HealthCheckResponse struct {
 
 func (x *HealthCheckResponse) Reset() {
 	*x = HealthCheckResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[30]
+	mi := &file_strata_v1_llm_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3321,7 +3405,7 @@ func (x *HealthCheckResponse) String() string {
 func (*HealthCheckResponse) ProtoMessage() {}
 
 func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[30]
+	mi := &file_strata_v1_llm_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3334,7 +3418,7 @@ func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheckResponse.ProtoReflect.Descriptor instead.
 func (*HealthCheckResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{30}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HealthCheckResponse) GetStatus() HealthStatus {
@@ -3354,7 +3438,7 @@ func (x *HealthCheckResponse) GetChecks() []*Check {
 // Check is one health check's result.
 type Check struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// name names the check (config, credentials, endpoint, model:<id>).
+	// name names the check (config, credentials, endpoint, model:<id>, circuit:<id>).
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// status is the check's result.
 	Status HealthStatus `protobuf:"varint,2,opt,name=status,proto3,enum=strata.v1.HealthStatus" json:"status,omitempty"`
@@ -3368,7 +3452,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_strata_v1_llm_proto_msgTypes[31]
+	mi := &file_strata_v1_llm_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3380,7 +3464,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[31]
+	mi := &file_strata_v1_llm_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3393,7 +3477,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{31}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Check) GetName() string {
@@ -3611,12 +3695,18 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\x05usage\x18\x03 \x01(\v2\x10.strata.v1.UsageR\x05usage\x12\x19\n" +
 	"\bcost_usd\x18\x04 \x01(\x01R\acostUsd\x12#\n" +
 	"\rprice_unknown\x18\x05 \x01(\bR\fpriceUnknown\"\x13\n" +
-	"\x11ListModelsRequest\"\xd2\x01\n" +
+	"\x11ListModelsRequest\"\x82\x02\n" +
 	"\x12ListModelsResponse\x12,\n" +
 	"\x12default_chat_model\x18\x01 \x01(\tR\x10defaultChatModel\x126\n" +
 	"\x17default_embedding_model\x18\x02 \x01(\tR\x15defaultEmbeddingModel\x12(\n" +
 	"\x06routes\x18\x03 \x03(\v2\x10.strata.v1.RouteR\x06routes\x12,\n" +
-	"\x06models\x18\x04 \x03(\v2\x14.strata.v1.ModelInfoR\x06models\"\xf6\x01\n" +
+	"\x06models\x18\x04 \x03(\v2\x14.strata.v1.ModelInfoR\x06models\x12.\n" +
+	"\bcircuits\x18\x05 \x03(\v2\x12.strata.v1.CircuitR\bcircuits\"n\n" +
+	"\aCircuit\x12\x14\n" +
+	"\x05model\x18\x01 \x01(\tR\x05model\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x1a\n" +
+	"\bfailures\x18\x03 \x01(\x05R\bfailures\x12\x1b\n" +
+	"\topened_at\x18\x04 \x01(\tR\bopenedAt\"\xf6\x01\n" +
 	"\x05Route\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12%\n" +
@@ -3747,7 +3837,7 @@ func file_strata_v1_llm_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_v1_llm_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_strata_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_strata_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_strata_v1_llm_proto_goTypes = []any{
 	(Role)(0),                   // 0: strata.v1.Role
 	(ImageFormat)(0),            // 1: strata.v1.ImageFormat
@@ -3785,14 +3875,15 @@ var file_strata_v1_llm_proto_goTypes = []any{
 	(*EmbedResponse)(nil),       // 33: strata.v1.EmbedResponse
 	(*ListModelsRequest)(nil),   // 34: strata.v1.ListModelsRequest
 	(*ListModelsResponse)(nil),  // 35: strata.v1.ListModelsResponse
-	(*Route)(nil),               // 36: strata.v1.Route
-	(*Price)(nil),               // 37: strata.v1.Price
-	(*ModelInfo)(nil),           // 38: strata.v1.ModelInfo
-	(*HealthCheckRequest)(nil),  // 39: strata.v1.HealthCheckRequest
-	(*HealthCheckResponse)(nil), // 40: strata.v1.HealthCheckResponse
-	(*Check)(nil),               // 41: strata.v1.Check
-	nil,                         // 42: strata.v1.ChatRequest.MetadataEntry
-	(*structpb.Struct)(nil),     // 43: google.protobuf.Struct
+	(*Circuit)(nil),             // 36: strata.v1.Circuit
+	(*Route)(nil),               // 37: strata.v1.Route
+	(*Price)(nil),               // 38: strata.v1.Price
+	(*ModelInfo)(nil),           // 39: strata.v1.ModelInfo
+	(*HealthCheckRequest)(nil),  // 40: strata.v1.HealthCheckRequest
+	(*HealthCheckResponse)(nil), // 41: strata.v1.HealthCheckResponse
+	(*Check)(nil),               // 42: strata.v1.Check
+	nil,                         // 43: strata.v1.ChatRequest.MetadataEntry
+	(*structpb.Struct)(nil),     // 44: google.protobuf.Struct
 }
 var file_strata_v1_llm_proto_depIdxs = []int32{
 	0,  // 0: strata.v1.Message.role:type_name -> strata.v1.Role
@@ -3805,21 +3896,21 @@ var file_strata_v1_llm_proto_depIdxs = []int32{
 	13, // 7: strata.v1.Part.cache_point:type_name -> strata.v1.CachePoint
 	1,  // 8: strata.v1.Image.format:type_name -> strata.v1.ImageFormat
 	2,  // 9: strata.v1.Document.format:type_name -> strata.v1.DocumentFormat
-	43, // 10: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
-	43, // 11: strata.v1.ToolResult.json:type_name -> google.protobuf.Struct
-	43, // 12: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
+	44, // 10: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
+	44, // 11: strata.v1.ToolResult.json:type_name -> google.protobuf.Struct
+	44, // 12: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
 	8,  // 13: strata.v1.ToolChoice.mode:type_name -> strata.v1.ToolChoice.Mode
 	11, // 14: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
 	3,  // 15: strata.v1.ChatRequest.reasoning_effort:type_name -> strata.v1.ReasoningEffort
 	19, // 16: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
 	20, // 17: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
-	42, // 18: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
+	43, // 18: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
 	23, // 19: strata.v1.ChatRequest.response_format:type_name -> strata.v1.ResponseFormat
 	4,  // 20: strata.v1.ChatRequest.service_tier:type_name -> strata.v1.ServiceTier
 	22, // 21: strata.v1.ChatRequest.guardrail:type_name -> strata.v1.Guardrail
-	43, // 22: strata.v1.ChatRequest.additional_model_request_fields:type_name -> google.protobuf.Struct
+	44, // 22: strata.v1.ChatRequest.additional_model_request_fields:type_name -> google.protobuf.Struct
 	9,  // 23: strata.v1.ResponseFormat.type:type_name -> strata.v1.ResponseFormat.Type
-	43, // 24: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
+	44, // 24: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
 	11, // 25: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
 	5,  // 26: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
 	24, // 27: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
@@ -3832,30 +3923,31 @@ var file_strata_v1_llm_proto_depIdxs = []int32{
 	6,  // 34: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
 	32, // 35: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
 	24, // 36: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
-	36, // 37: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
-	38, // 38: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
-	3,  // 39: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	37, // 40: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
-	7,  // 41: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
-	41, // 42: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
-	7,  // 43: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
-	21, // 44: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
-	21, // 45: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
-	31, // 46: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
-	34, // 47: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
-	39, // 48: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
-	21, // 49: strata.v1.LLMService.CountTokens:input_type -> strata.v1.ChatRequest
-	25, // 50: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
-	26, // 51: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
-	33, // 52: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
-	35, // 53: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
-	40, // 54: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
-	10, // 55: strata.v1.LLMService.CountTokens:output_type -> strata.v1.CountTokensResponse
-	50, // [50:56] is the sub-list for method output_type
-	44, // [44:50] is the sub-list for method input_type
-	44, // [44:44] is the sub-list for extension type_name
-	44, // [44:44] is the sub-list for extension extendee
-	0,  // [0:44] is the sub-list for field type_name
+	37, // 37: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
+	39, // 38: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
+	36, // 39: strata.v1.ListModelsResponse.circuits:type_name -> strata.v1.Circuit
+	3,  // 40: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
+	38, // 41: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
+	7,  // 42: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
+	42, // 43: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
+	7,  // 44: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
+	21, // 45: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
+	21, // 46: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
+	31, // 47: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
+	34, // 48: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
+	40, // 49: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
+	21, // 50: strata.v1.LLMService.CountTokens:input_type -> strata.v1.ChatRequest
+	25, // 51: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
+	26, // 52: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
+	33, // 53: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
+	35, // 54: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
+	41, // 55: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
+	10, // 56: strata.v1.LLMService.CountTokens:output_type -> strata.v1.CountTokensResponse
+	51, // [51:57] is the sub-list for method output_type
+	45, // [45:51] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_strata_v1_llm_proto_init() }
@@ -3879,14 +3971,14 @@ func file_strata_v1_llm_proto_init() {
 		(*ChatStreamResponse_End)(nil),
 	}
 	file_strata_v1_llm_proto_msgTypes[21].OneofWrappers = []any{}
-	file_strata_v1_llm_proto_msgTypes[26].OneofWrappers = []any{}
+	file_strata_v1_llm_proto_msgTypes[27].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_v1_llm_proto_rawDesc), len(file_strata_v1_llm_proto_rawDesc)),
 			NumEnums:      10,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
