@@ -108,6 +108,10 @@ type LLM struct {
 	// allowed; default 20; at least RETRY_WAIT_SECONDS.
 	RetryMaxWait time.Duration `env:"RETRY_MAX_WAIT_SECONDS" envDefault:"20" min:"0" expect:"a number of seconds"`
 
+	// ModelLimits are limits per model: calls at once, requests and tokens per minute, to stay
+	// within Bedrock's quotas. Env MODEL_LIMITS; default none. See [ModelLimits].
+	ModelLimits ModelLimits `env:"MODEL_LIMITS"`
+
 	// CircuitBreakerFailures is how many calls to a model in a row must fail with errors retrying
 	// could fix (after their retries) for its circuit to open: calls to it then fail at once, or go
 	// to the route's fallback, until a probe succeeds. Env CIRCUIT_BREAKER_FAILURES; default 5;

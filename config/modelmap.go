@@ -60,6 +60,9 @@ type Route struct {
 	// Fallbacks are models tried in order when the route's model fails with a retryable error
 	// after its retries (throttled, unavailable, timed out): other models or inference profiles.
 	Fallbacks []string
+	// The entry's limits ("limits": {"concurrency", "requests_per_minute", "tokens_per_minute"}):
+	// calls at once, requests and tokens per minute through this entry; zero is unlimited.
+	LimitConcurrency, LimitRequestsPerMinute, LimitTokensPerMinute int
 }
 
 // ModelMap is CHAT_MODEL_MAP: routes by tag, in the order written. The variable holds a JSON
@@ -128,7 +131,7 @@ func (m ModelMap) LogValue() slog.Value {
 // entryFields are the fields an entry may have.
 var entryFields = []string{"model", "temperature", "max_tokens", "reasoning_effort", "reasoning_budget",
 	"top_p", "top_k", "stop", "service_tier", "performance", "guardrail", "request_metadata",
-	"additional_model_request_fields", "json_mode", "response_format", "cache", "fallbacks"}
+	"additional_model_request_fields", "json_mode", "response_format", "cache", "fallbacks", "limits"}
 
 // parseModelMap decodes the map keeping the keys' order, which a Go map would lose, and returns
 // every problem and warning, each naming the entry.

@@ -126,6 +126,13 @@ func parseBedrockOptions(r *Route, present func(string) (json.RawMessage, bool),
 			}
 		}
 	}
+	if v, ok := present("limits"); ok {
+		l, err := parseLimit(v)
+		if err != nil {
+			bad("limits %s: %v", v, err)
+		}
+		r.LimitConcurrency, r.LimitRequestsPerMinute, r.LimitTokensPerMinute = l.Concurrency, l.RequestsPerMinute, l.TokensPerMinute
+	}
 	if v, ok := present("response_format"); ok {
 		var f string
 		_ = json.Unmarshal(v, &f)

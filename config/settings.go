@@ -152,6 +152,14 @@ func (l *loader) check(s setting, raw string) {
 	if s.field.Type == reflect.TypeFor[ModelMap]() {
 		return // parsed in finish, once the reasoning effort its entries inherit is known
 	}
+	if s.field.Type == reflect.TypeFor[ModelLimits]() {
+		// A structured setting says what is wrong in it, not only that it is.
+		var m ModelLimits
+		if err := m.UnmarshalText([]byte(raw)); err != nil {
+			l.problem(s.key, "%v", err)
+			return
+		}
+	}
 	v, ok := parseAs(s.field.Type, raw)
 	if ok {
 		ok = inBounds(s.field, v)

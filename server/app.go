@@ -183,6 +183,7 @@ func build(ctx context.Context, cfg *config.Config, backendKind string, log *slo
 		Region:          opts.Region,
 		Retry:           service.RetryPolicy{MaxAttempts: cfg.LLM.MaxRetry, BaseWait: cfg.LLM.RetryWait, MaxWait: cfg.LLM.RetryMaxWait},
 		Breaker:         service.BreakerOptions{Failures: cfg.LLM.CircuitBreakerFailures, Cooldown: cfg.LLM.CircuitBreakerCooldown},
+		ModelLimits:     modelLimits(cfg.LLM.ModelLimits),
 		EmbedMaxBatch:   cfg.LLM.EmbeddingMaxStrNum,
 		UpstreamTimeout: cfg.Pool.UpstreamTimeout,
 		LogContent:      cfg.LLM.LogChatContent,
@@ -228,4 +229,13 @@ func listen(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	return ln, nil
+}
+
+// modelLimits converts MODEL_LIMITS to the service's form.
+func modelLimits(m config.ModelLimits) map[string]service.Limit {
+	out := make(map[string]service.Limit, len(m))
+	for id, l := range m {
+		out[id] = service.Limit(l)
+	}
+	return out
 }

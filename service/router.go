@@ -36,6 +36,8 @@ type RouteConfig struct {
 	AutoCache                     bool
 	// Fallbacks are models tried in order when Model fails with a retryable error.
 	Fallbacks []string
+	// The entry's limits: calls at once, requests and tokens per minute; zero is unlimited.
+	LimitConcurrency, LimitRequestsPerMinute, LimitTokensPerMinute int
 }
 
 // BedrockOptions are a route's Bedrock request options. A request's own value wins over the
@@ -83,6 +85,8 @@ type Route struct {
 	Bedrock         BedrockOptions
 	// Fallbacks are the models tried in order when Model fails with a retryable error.
 	Fallbacks []catalog.Name
+	// Limit bounds the calls through this entry.
+	Limit Limit
 }
 
 // DefaultRoute is the route key reported when no tag map entry matched.
@@ -140,6 +144,7 @@ func NewRouter(cat *catalog.Catalog, cfg RouterConfig) (*Router, []string, error
 			ReasoningBudget: rc.ReasoningBudget,
 			Bedrock:         bedrockOptions(rc),
 			Fallbacks:       resolveAll(fmt.Sprintf("CHAT_MODEL_MAP[%q].fallbacks", rc.Key), rc.Fallbacks, resolve),
+			Limit:           Limit{Concurrency: rc.LimitConcurrency, RequestsPerMinute: rc.LimitRequestsPerMinute, TokensPerMinute: rc.LimitTokensPerMinute},
 		})
 	}
 	return r, warnings, errors.Join(errs...)

@@ -43,6 +43,9 @@ type Options struct {
 	Health *HealthChecker
 	// Breaker opens a model's circuit after repeated failures; zero Failures turns it off.
 	Breaker BreakerOptions
+	// ModelLimits are limits per model id (as called, or the foundation id, which covers every
+	// profile of the model); tag map entries carry their own.
+	ModelLimits map[string]Limit
 }
 
 // Service implements [stratav1.LLMServiceServer].
@@ -58,6 +61,8 @@ type Service struct {
 	unpriced onceSet
 	// breakers hold each model's circuit.
 	breakers *breakers
+	// limits hold the per-model and per-tag limiters.
+	limits *limits
 }
 
 // New builds the service.
@@ -72,7 +77,8 @@ func New(opts Options) (*Service, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{opts: opts, log: log, breakers: newBreakers(opts.Breaker, time.Now)}, nil
+	return &Service{opts: opts, log: log, breakers: newBreakers(opts.Breaker, time.Now),
+		limits: newLimits(opts.ModelLimits, opts.Router.Routes())}, nil
 }
 
 // preparedChat is a chat request resolved and translated for the backend.
@@ -81,6 +87,17 @@ type preparedChat struct {
 	req   *backend.ChatRequest
 	// format validates replies; nil for text.
 	format *replyFormat
+	// settle gives back the limits' hold on the call once its usage is known (see acquire); set
+	// by withFallbacks for the model that served.
+	settle func(used int64)
+}
+
+// done settles the call's limits with its usage.
+func (p *preparedChat) done(u backend.Usage) {
+	if p.settle != nil {
+		p.settle(u.Total())
+		p.settle = nil
+	}
 }
 
 func (s *Service) prepareChat(ctx context.Context, req *stratav1.ChatRequest) (*preparedChat, error) {
@@ -313,6 +330,9 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 		return n, err
 	})
 	rec.routed(p) // the model that served, a fallback's included
+	if err == nil {
+		p.done(resp.Usage)
+	}
 	if err == nil && p.format != nil {
 		resp, attempts, err = s.enforceFormat(ctx, p, resp, attempts)
 	}
@@ -355,9 +375,18 @@ func (s *Service) withFallbacks(ctx context.Context, p *preparedChat, upstream f
 			return 0, &backend.Error{Kind: backend.KindUnavailable, Code: errCircuitOpen, Model: req.ModelID, RetryAfter: wait,
 				Message: "the model failed too often of late, and its circuit is open: no call goes to it until a probe succeeds"}
 		}
+		settle, err := acquire(ctx, s.limits.forCall(p.route.Key, req), estimateInput(req))
+		if err != nil {
+			return 0, err
+		}
 		n, err := upstream(req)
 		s.breakers.record(req.ModelID, err)
-		return n, err
+		if err != nil {
+			settle(0)
+			return n, err
+		}
+		p.settle = settle
+		return n, nil
 	}
 	attempts, err := call(p.req)
 	for i := 0; err != nil && i < len(p.route.Fallbacks) && ctx.Err() == nil; i++ {
@@ -460,6 +489,8 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 		})
 	})
 	defer stopStream()
+	var used backend.Usage // what the stream used, once its end event says
+	defer func() { p.done(used) }()
 	rec.routed(p) // the model that served, a fallback's included
 	rec.attempts = int32(attempts)
 	if err != nil {
@@ -484,6 +515,7 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 			}
 		}
 		if ev.Kind == backend.EventEnd {
+			used = ev.Usage
 			tier := cmp.Or(ev.ServiceTier, p.req.ServiceTier)
 			costUSD := cost(p.req.Model, p.req.ModelID, tier, ev.Usage)
 			rec.account(ev.Usage, costUSD, attempts)
