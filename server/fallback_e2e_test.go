@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,5 +115,60 @@ func TestCircuitBreaker(t *testing.T) {
 	}
 	if lm, err := h.client.ListModels(t.Context(), &stratav1.ListModelsRequest{}); err != nil || len(lm.GetCircuits()) != 0 {
 		t.Errorf("circuits after the probe %v, %v; want none", lm.GetCircuits(), err)
+	}
+}
+
+// TestThrottledLoad: with two calls in three throttled, 1,000 calls made 8 at a time all succeed
+// within their deadline, each reporting the attempts it took, which add up to the upstream calls.
+func TestThrottledLoad(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, map[string]string{"MAX_RETRY": "40", "RETRY_WAIT_SECONDS": "0.001", "RETRY_MAX_WAIT_SECONDS": "0.004"})
+	if err := h.emu.SetFaults(emulator.Fault{Operation: emulator.OpConverse, Error: emulator.CodeThrottling, Rate: 2.0 / 3}); err != nil {
+		t.Fatal(err)
+	}
+	const calls, workers = 1000, 8
+	var (
+		mu       sync.Mutex
+		attempts int64
+		failed   int
+	)
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range jobs {
+				ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+				start := time.Now()
+				resp, err := h.client.Chat(ctx, &stratav1.ChatRequest{Messages: user("hi")})
+				took := time.Since(start)
+				cancel()
+				mu.Lock()
+				if err != nil || took > 5*time.Second {
+					failed++
+					if failed <= 3 {
+						t.Errorf("a call failed after %v: %v", took, err)
+					}
+				} else {
+					attempts += int64(resp.GetAttempts())
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range calls {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if failed > 0 {
+		t.Fatalf("%d of %d calls failed", failed, calls)
+	}
+	stats := settledStats(t, h.emu)
+	upstream := stats.Count(emulator.OpConverse, "ok") + stats.Count(emulator.OpConverse, emulator.CodeThrottling)
+	if attempts != upstream || stats.Count(emulator.OpConverse, "ok") != calls {
+		t.Errorf("attempts reported %d, upstream calls %d (%d answered): want them equal, and %d answered", attempts, upstream, stats.Count(emulator.OpConverse, "ok"), calls)
+	}
+	if ratio := float64(stats.Count(emulator.OpConverse, emulator.CodeThrottling)) / float64(upstream); ratio < 0.55 || ratio > 0.75 {
+		t.Errorf("%.2f of the upstream calls were throttled, want about 2/3", ratio)
 	}
 }
