@@ -3,10 +3,12 @@ package server
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
@@ -211,5 +213,44 @@ func TestShutdown(t *testing.T) {
 				})
 			}
 		})
+	}
+}
+
+// TestShutdownManyStreams: a shutdown with 50 streams open lets every one of them finish intact,
+// and Serve returns without error (the process exits 0).
+func TestShutdownManyStreams(t *testing.T) {
+	verifyNoLeaks(t)
+	h := startPaced(t, 100, map[string]string{"STRATA_SHUTDOWN_TIMEOUT": "20s", "STRATA_SHUTDOWN_DRAIN_DELAY": "100ms"})
+	const n = 50
+	streams := make([]grpc.ServerStreamingClient[stratav1.ChatStreamResponse], n)
+	for i := range streams {
+		s, err := h.client.ChatStream(t.Context(), &stratav1.ChatRequest{Messages: longPrompt})
+		if err != nil {
+			t.Fatalf("stream %d: %v", i, err)
+		}
+		if ev, err := s.Recv(); err != nil || ev.GetStart() == nil {
+			t.Fatalf("stream %d: first event %v, %v", i, ev, err)
+		}
+		streams[i] = s
+	}
+	served := make(chan error, 1)
+	go func() { served <- h.stop(30 * time.Second) }()
+
+	var wg sync.WaitGroup
+	intact := make([]bool, n)
+	for i, s := range streams {
+		wg.Go(func() {
+			events, err := streamEvents(s)
+			intact[i] = err == nil && len(events) > 0 && events[len(events)-1].GetEnd() != nil
+		})
+	}
+	wg.Wait()
+	for i, ok := range intact {
+		if !ok {
+			t.Errorf("stream %d did not finish intact", i)
+		}
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
 	}
 }
