@@ -167,6 +167,9 @@ type ToolChoice struct {
 type ChatRequest struct {
 	// ModelID is what to call: a Bedrock id, profile id or ARN.
 	ModelID string
+	// Region is the region to call, when not the backend's own ("" for it): a fallback to the
+	// same model elsewhere.
+	Region string
 	// Model is the catalog's entry for ModelID; nil for a model the catalog does not know.
 	Model *catalog.Model
 	// System is the system prompt: text parts, and cache points between them.

@@ -172,3 +172,23 @@ func TestThrottledLoad(t *testing.T) {
 		t.Errorf("%.2f of the upstream calls were throttled, want about 2/3", ratio)
 	}
 }
+
+// TestFallbackInAnotherRegion: a fallback named model@region is called in that region, signed
+// for it, with the same credentials.
+func TestFallbackInAnotherRegion(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, map[string]string{
+		"MAX_RETRY": "1", "CIRCUIT_BREAKER_FAILURES": "0",
+		"CHAT_MODEL_MAP": `{"research": {"model": "` + novaMicro + `", "fallbacks": ["amazon.nova-lite-v1:0@us-west-2"]}}`,
+	})
+	if err := h.emu.SetFaults(emulator.Fault{Model: novaMicro, Error: emulator.CodeServiceUnavailable, Every: 1}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{Tag: "research", Messages: user("hi")})
+	if err != nil {
+		t.Fatalf("Chat: %v", err)
+	}
+	if !resp.GetFallbackUsed() || resp.GetModel() != "amazon.nova-lite-v1:0" {
+		t.Errorf("model %q, fallback %v; want amazon.nova-lite-v1:0 in us-west-2", resp.GetModel(), resp.GetFallbackUsed())
+	}
+}

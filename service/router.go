@@ -3,6 +3,7 @@ package service
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/strata-gateway/strata/backend"
@@ -84,7 +85,7 @@ type Route struct {
 	ReasoningBudget int
 	Bedrock         BedrockOptions
 	// Fallbacks are the models tried in order when Model fails with a retryable error.
-	Fallbacks []catalog.Name
+	Fallbacks []Fallback
 	// Limit bounds the calls through this entry.
 	Limit Limit
 }
@@ -130,11 +131,6 @@ func NewRouter(cat *catalog.Catalog, cfg RouterConfig) (*Router, []string, error
 	}
 	r.embedding = resolve("EMBEDDING_MODEL", cfg.EmbeddingModel)
 	for _, rc := range cfg.Routes {
-		for _, f := range rc.Fallbacks {
-			if strings.Contains(f, "@") {
-				errs = append(errs, fmt.Errorf("CHAT_MODEL_MAP[%q].fallbacks: %q: a fallback in another region (model@region) is not supported yet: name a cross-region profile (us., eu., global.) instead", rc.Key, f))
-			}
-		}
 		r.routes = append(r.routes, Route{
 			Key:             rc.Key,
 			Model:           resolve(fmt.Sprintf("CHAT_MODEL_MAP[%q].model", rc.Key), rc.Model),
@@ -143,21 +139,49 @@ func NewRouter(cat *catalog.Catalog, cfg RouterConfig) (*Router, []string, error
 			Effort:          parseEffort(rc.ReasoningEffort),
 			ReasoningBudget: rc.ReasoningBudget,
 			Bedrock:         bedrockOptions(rc),
-			Fallbacks:       resolveAll(fmt.Sprintf("CHAT_MODEL_MAP[%q].fallbacks", rc.Key), rc.Fallbacks, resolve),
+			Fallbacks:       r.fallbacks(fmt.Sprintf("CHAT_MODEL_MAP[%q].fallbacks", rc.Key), rc.Fallbacks, &errs),
 			Limit:           Limit{Concurrency: rc.LimitConcurrency, RequestsPerMinute: rc.LimitRequestsPerMinute, TokensPerMinute: rc.LimitTokensPerMinute},
 		})
 	}
 	return r, warnings, errors.Join(errs...)
 }
 
-// resolveAll resolves a list of model names, each named in errors by its place in the list.
-func resolveAll(what string, names []string, resolve func(what, name string) catalog.Name) []catalog.Name {
-	var out []catalog.Name
+// Fallback is a model to try when a route's model fails: another model or profile, or the same
+// model in another region (model@region).
+type Fallback struct {
+	catalog.Name
+	// Region is the region to call it in; "" for Strata's own.
+	Region string
+}
+
+// fallbacks resolves a route's fallbacks, each named in errors by its place in the list. A name
+// with @region is resolved for that region (a profile-only model gets that region's profile).
+func (r *Router) fallbacks(what string, names []string, errs *[]error) []Fallback {
+	var out []Fallback
 	for i, name := range names {
-		out = append(out, resolve(fmt.Sprintf("%s[%d]", what, i), name))
+		at := fmt.Sprintf("%s[%d]", what, i)
+		fb := Fallback{}
+		routing := r.routing
+		if base, region, ok := strings.Cut(name, "@"); ok {
+			if !regionPattern.MatchString(region) {
+				*errs = append(*errs, fmt.Errorf("%s: %q: %q is not an AWS region such as us-west-2", at, name, region))
+				continue
+			}
+			name, fb.Region, routing.Region = base, region, region
+		}
+		n, err := r.catalog.LookupName(name, routing)
+		if err != nil {
+			*errs = append(*errs, fmt.Errorf("%s: %w", at, err))
+			continue
+		}
+		fb.Name = n
+		out = append(out, fb)
 	}
 	return out
 }
+
+// regionPattern is the shape of an AWS region: us-east-1, eu-central-2, ap-southeast-4, us-gov-west-1.
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 
 func bedrockOptions(rc RouteConfig) BedrockOptions {
 	o := BedrockOptions{

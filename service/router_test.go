@@ -115,25 +115,27 @@ func TestNewRouterErrorsAndWarnings(t *testing.T) {
 	}
 }
 
-// TestNewRouterFallbacks: fallbacks resolve like models, each named by its place in an error, and
-// a fallback in another region is refused at start-up rather than failing calls later.
+// TestNewRouterFallbacks: fallbacks resolve like models, each named by its place in an error; one
+// in another region (model@region) resolves for that region.
 func TestNewRouterFallbacks(t *testing.T) {
 	t.Parallel()
 	r, _, err := NewRouter(testCatalog(t), RouterConfig{ChatModel: "amazon.nova-micro-v1:0", EmbeddingModel: "amazon.titan-embed-text-v2:0",
-		Region: "eu-west-1", Routes: []RouteConfig{{Key: "x", Model: "amazon.nova-micro-v1:0", Fallbacks: []string{"anthropic/claude-sonnet-4-5-20250929", "us.amazon.nova-lite-v1:0"}}}})
+		Region: "eu-west-1", Routes: []RouteConfig{{Key: "x", Model: "amazon.nova-micro-v1:0", Fallbacks: []string{
+			"anthropic/claude-sonnet-4-5-20250929", "us.amazon.nova-lite-v1:0", "anthropic.claude-sonnet-4-5-20250929-v1:0@us-west-2"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
 	for _, f := range r.Routes()[0].Fallbacks {
-		got = append(got, f.ModelID)
+		got = append(got, f.ModelID+"@"+f.Region)
 	}
-	if want := []string{"eu.anthropic.claude-sonnet-4-5-20250929-v1:0", "us.amazon.nova-lite-v1:0"}; !slices.Equal(got, want) {
+	// The third is the same model in another region: its profile is that region's geography's.
+	if want := []string{"eu.anthropic.claude-sonnet-4-5-20250929-v1:0@", "us.amazon.nova-lite-v1:0@", "us.anthropic.claude-sonnet-4-5-20250929-v1:0@us-west-2"}; !slices.Equal(got, want) {
 		t.Errorf("fallbacks %v, want %v", got, want)
 	}
 	for _, tt := range []struct{ fallback, want string }{
 		{"no-such-model", `CHAT_MODEL_MAP["x"].fallbacks[0]`},
-		{"amazon.nova-micro-v1:0@us-west-2", "another region (model@region) is not supported yet"},
+		{"amazon.nova-micro-v1:0@moon-base", `"moon-base" is not an AWS region`},
 	} {
 		_, _, err := NewRouter(testCatalog(t), RouterConfig{ChatModel: "amazon.nova-micro-v1:0", EmbeddingModel: "amazon.titan-embed-text-v2:0",
 			Routes: []RouteConfig{{Key: "x", Model: "amazon.nova-micro-v1:0", Fallbacks: []string{tt.fallback}}}})

@@ -371,7 +371,11 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 // upstream calls made, whether a fallback served, and the last error.
 func (s *Service) withFallbacks(ctx context.Context, p *preparedChat, upstream func(*backend.ChatRequest) (int, error)) (int, bool, error) {
 	call := func(req *backend.ChatRequest) (int, error) {
-		if ok, wait := s.breakers.allow(req.ModelID); !ok {
+		circuit := req.ModelID
+		if req.Region != "" {
+			circuit += "@" + req.Region // a model's circuit is per region
+		}
+		if ok, wait := s.breakers.allow(circuit); !ok {
 			return 0, &backend.Error{Kind: backend.KindUnavailable, Code: errCircuitOpen, Model: req.ModelID, RetryAfter: wait,
 				Message: "the model failed too often of late, and its circuit is open: no call goes to it until a probe succeeds"}
 		}
@@ -380,7 +384,7 @@ func (s *Service) withFallbacks(ctx context.Context, p *preparedChat, upstream f
 			return 0, err
 		}
 		n, err := upstream(req)
-		s.breakers.record(req.ModelID, err)
+		s.breakers.record(circuit, err)
 		if err != nil {
 			settle(0)
 			return n, err
@@ -394,9 +398,9 @@ func (s *Service) withFallbacks(ctx context.Context, p *preparedChat, upstream f
 			break
 		}
 		fb := p.route.Fallbacks[i]
-		s.log.WarnContext(ctx, "the route's model failed: trying a fallback", "model", p.req.ModelID, "fallback", fb.ModelID, "error", err)
+		s.log.WarnContext(ctx, "the route's model failed: trying a fallback", "model", p.req.ModelID, "fallback", fb.ModelID, "fallback_region", fb.Region, "error", err)
 		req := *p.req
-		req.ModelID, req.Model = fb.ModelID, fb.Model
+		req.ModelID, req.Model, req.Region = fb.ModelID, fb.Model, fb.Region
 		p.req = &req
 		var n int
 		n, err = call(p.req)

@@ -92,6 +92,8 @@ type Options struct {
 // one per process.
 type Backend struct {
 	transport   *transport
+	regions     regionTransports
+	endpoint    string // the configured runtime endpoint, or "" for the regional ones
 	buffers     responseBuffers
 	profiles    profileModels
 	control     *bedrock.Client
@@ -187,6 +189,7 @@ func New(opts Options) (*Backend, error) {
 	logger.Info("bedrock backend ready", "region", opts.Region, "endpoint", opts.Endpoint, "auth", scheme)
 	return &Backend{
 		transport:   transport,
+		endpoint:    opts.Endpoint,
 		control:     control,
 		catalog:     opts.Catalog,
 		region:      opts.Region,

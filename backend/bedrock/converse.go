@@ -33,7 +33,7 @@ func (b *Backend) Chat(ctx context.Context, req *backend.ChatRequest) (*backend.
 	if err != nil {
 		return nil, fmt.Errorf("converse: %w", b.internal(req.ModelID, "encode the request", err))
 	}
-	resp, err := b.post(ctx, req.ModelID, opConverse, payload)
+	resp, err := b.postIn(ctx, req.Region, req.ModelID, opConverse, payload)
 	if err != nil {
 		return nil, fmt.Errorf("converse: %w", err)
 	}

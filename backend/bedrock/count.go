@@ -46,7 +46,7 @@ func (b *Backend) CountTokens(ctx context.Context, req *backend.ChatRequest) (ba
 	if err != nil {
 		return backend.TokenCount{}, fmt.Errorf("count-tokens: %w", b.internal(req.ModelID, "encode the request", err))
 	}
-	resp, err := b.post(ctx, base, opCountTokens, payload)
+	resp, err := b.postIn(ctx, req.Region, base, opCountTokens, payload)
 	if e, ok := backend.AsError(err); ok && m == nil && e.Kind == backend.KindInvalid {
 		// A model the catalog does not know, which Bedrock does not count for: estimate. An id
 		// Bedrock does not know at all stays an error (KindUnknownModel).

@@ -6,11 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/strata-gateway/strata/backend"
 )
 
 // TestSigV4MatchesSDK signs the same requests with the adapter's signer and the SDK's v4.Signer
@@ -87,3 +90,41 @@ func TestAppendAmzDate(t *testing.T) {
 		}
 	}
 }
+
+// TestRegionRouting: a request for another region goes to that region's endpoint, signed for it,
+// with the backend's credentials; with a configured endpoint (a VPC endpoint, the emulator) it
+// goes there, signed for the region asked.
+func TestRegionRouting(t *testing.T) {
+	for _, tt := range []struct {
+		name, endpoint, wantHost string
+	}{
+		{"regional endpoint", "", "bedrock-runtime.us-west-2.amazonaws.com"},
+		{"configured endpoint", "https://vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com", "vpce-1.bedrock-runtime.us-east-1.vpce.amazonaws.com"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wire := &capturingTransport{cannedTransport: cannedTransport{body: benchReplyText}}
+			var seen *http.Request
+			be, err := New(Options{Region: "us-east-1", Endpoint: tt.endpoint, Catalog: testCatalog(t),
+				Credentials: credentials.NewStaticCredentialsProvider(testKeyID, testSecret, ""),
+				HTTPClient: &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					seen = r
+					return wire.RoundTrip(r)
+				})}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = be.Chat(callCtx(t), &backend.ChatRequest{ModelID: "us.amazon.nova-micro-v1:0", Region: "us-west-2",
+				Messages: []backend.Message{userText("hi")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if seen.URL.Host != tt.wantHost || !strings.Contains(seen.Header.Get("Authorization"), "/us-west-2/bedrock/aws4_request") {
+				t.Errorf("sent to %s with %q; want %s, signed for us-west-2", seen.URL.Host, seen.Header.Get("Authorization"), tt.wantHost)
+			}
+		})
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

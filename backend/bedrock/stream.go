@@ -35,7 +35,7 @@ func (b *Backend) ChatStream(ctx context.Context, req *backend.ChatRequest) (bac
 	// The stream owns a context of its own so that Close cancels the upstream request whatever
 	// the caller does with ctx.
 	sctx, cancel := context.WithCancel(ctx)
-	resp, err := b.post(sctx, req.ModelID, opConverseStream, payload)
+	resp, err := b.postIn(sctx, req.Region, req.ModelID, opConverseStream, payload)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("converse-stream: %w", err)

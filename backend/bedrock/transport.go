@@ -149,7 +149,20 @@ var (
 // request id and retry hint; a failure to send is classified by [Backend.toError]'s rules.
 // The caller closes the response body.
 func (b *Backend) post(ctx context.Context, modelID string, op operation, body []byte) (*http.Response, error) {
+	return b.postIn(ctx, "", modelID, op, body)
+}
+
+// postIn is post to another region than the backend's ("" for its own): the same credentials,
+// the region's endpoint (or the configured one, which serves every region it signs for: a VPC
+// endpoint, the emulator), signed for that region.
+func (b *Backend) postIn(ctx context.Context, region, modelID string, op operation, body []byte) (*http.Response, error) {
 	t := b.transport
+	if region != "" && region != b.region {
+		var err error
+		if t, err = b.regionTransport(region); err != nil {
+			return nil, b.invalidf(modelID, err.Error())
+		}
+	}
 	tg := t.target(modelID, op)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "", bytes.NewReader(body))
 	if err != nil {
@@ -168,11 +181,15 @@ func (b *Backend) post(ctx context.Context, modelID string, op operation, body [
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return nil, b.toError(ctx, err, modelID)
+		e := b.toError(ctx, err, modelID)
+		e.Region = t.region
+		return nil, e
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
-		return nil, b.responseError(ctx, resp, modelID)
+		e := b.responseError(ctx, resp, modelID)
+		e.Region = t.region
+		return nil, e
 	}
 	return resp, nil
 }
@@ -283,4 +300,38 @@ func (p *responseBuffers) put(buf *bytes.Buffer) {
 	if buf.Cap() <= maxPooledBuffer {
 		p.pool.Put(buf)
 	}
+}
+
+// regionTransports are the transports to regions other than the backend's, made on first use.
+type regionTransports struct {
+	mu sync.Mutex
+	m  map[string]*transport
+}
+
+// maxRegions bounds the transports kept: AWS has a few dozen regions.
+const maxRegions = 64
+
+// regionTransport returns the transport to region.
+func (b *Backend) regionTransport(region string) (*transport, error) {
+	b.regions.mu.Lock()
+	defer b.regions.mu.Unlock()
+	if t, ok := b.regions.m[region]; ok {
+		return t, nil
+	}
+	if len(b.regions.m) >= maxRegions {
+		return nil, fmt.Errorf("too many regions called: %s would be the %dth", region, maxRegions+1)
+	}
+	endpoint := b.endpoint
+	if endpoint == "" {
+		endpoint = defaultEndpoint(region)
+	}
+	t, err := newTransport(b.transport.client, endpoint, region, b.transport.creds, b.transport.bearer)
+	if err != nil {
+		return nil, err
+	}
+	if b.regions.m == nil {
+		b.regions.m = map[string]*transport{}
+	}
+	b.regions.m[region] = t
+	return t, nil
 }
