@@ -231,6 +231,22 @@ func testStreamCut(t *testing.T, h *harness, fault, wantReason string) {
 	if info.GetMetadata()["aws_request_id"] == "" {
 		t.Errorf("ErrorInfo metadata %v lacks the aws_request_id", info.GetMetadata())
 	}
+	var partial *stratav1.PartialUsage
+	for _, d := range status.Convert(err).Details() {
+		if pu, ok := d.(*stratav1.PartialUsage); ok {
+			partial = pu
+		}
+	}
+	deltas := 0
+	for _, ev := range events {
+		if ev.GetDelta() != nil {
+			deltas++
+		}
+	}
+	if partial == nil || int(partial.GetDeltas()) != deltas || partial.GetUsage().GetInputTokens() <= 0 ||
+		(deltas > 0 && partial.GetUsage().GetOutputTokens() <= 0) {
+		t.Errorf("partial usage %v, want the input estimate and the %d deltas' output", partial, deltas)
+	}
 	if n := settledStats(t, h.emu).Total(emulator.OpConverseStream); n != 1 {
 		t.Errorf("%d upstream streams, want 1", n)
 	}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/strata-gateway/strata/backend"
+	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
 )
 
 // errorDomain is the ErrorInfo domain of every error Strata returns.
@@ -156,4 +157,22 @@ func invalidArgument(violations ...fieldViolation) error {
 		st = withInfo
 	}
 	return st.Err()
+}
+
+// withPartialUsage adds to a cut stream's status what it had used: the input estimate and the
+// streamed characters at four a token (PartialUsage), since Bedrock's usage comes only at the end.
+func withPartialUsage(err error, inputTokens, streamedChars, deltas int) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	output := int64(streamedChars+3) / 4
+	detailed, derr := st.WithDetails(&stratav1.PartialUsage{
+		Usage:  &stratav1.Usage{InputTokens: int64(inputTokens), OutputTokens: output, TotalTokens: int64(inputTokens) + output},
+		Deltas: int32(deltas),
+	})
+	if derr != nil {
+		return err
+	}
+	return detailed.Err()
 }

@@ -506,6 +506,7 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 		return err
 	}
 	var reply strings.Builder // the streamed text, kept to log it (LOG_LLM_CHAT_CONTENT) or validate it
+	var deltas, streamed int // deltas sent and the characters they carried, for a cut stream's usage
 	for ev := first; ; {
 		if ev.Kind == backend.EventText && (s.opts.LogContent || p.format != nil) {
 			reply.WriteString(ev.Text)
@@ -540,13 +541,15 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 			if err := stream.Send(msg); err != nil {
 				return err
 			}
+			deltas++
+			streamed += len(ev.Text)
 		}
 		ev, err = up.Recv()
 		if errors.Is(err, io.EOF) {
 			err = &backend.Error{Kind: backend.KindTruncated, Model: p.req.ModelID, Message: "the stream ended without its end event"}
 		}
 		if err != nil {
-			return toStatus(ctx, attemptError(ctx, upCtx, p.req.ModelID, err), s.opts.Region)
+			return withPartialUsage(toStatus(ctx, attemptError(ctx, upCtx, p.req.ModelID, err), s.opts.Region), estimateInput(p.req), streamed, deltas)
 		}
 	}
 }

@@ -1787,6 +1787,64 @@ func (x *ResponseFormat) GetSchema() *structpb.Struct {
 	return nil
 }
 
+// PartialUsage rides in the error status of a stream that failed after it began (as a status
+// detail): what the call had used when it was cut, estimated by Strata, since Bedrock reports
+// usage only at a stream's end.
+type PartialUsage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// usage is the estimate: the request's input tokens, and the output tokens of the text
+	// already streamed.
+	Usage *Usage `protobuf:"bytes,1,opt,name=usage,proto3" json:"usage,omitempty"`
+	// deltas is how many deltas reached the caller before the failure.
+	Deltas        int32 `protobuf:"varint,2,opt,name=deltas,proto3" json:"deltas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PartialUsage) Reset() {
+	*x = PartialUsage{}
+	mi := &file_strata_v1_llm_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PartialUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PartialUsage) ProtoMessage() {}
+
+func (x *PartialUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_v1_llm_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PartialUsage.ProtoReflect.Descriptor instead.
+func (*PartialUsage) Descriptor() ([]byte, []int) {
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PartialUsage) GetUsage() *Usage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+func (x *PartialUsage) GetDeltas() int32 {
+	if x != nil {
+		return x.Deltas
+	}
+	return 0
+}
+
 // Usage counts a call's tokens.
 type Usage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1806,7 +1864,7 @@ type Usage struct {
 
 func (x *Usage) Reset() {
 	*x = Usage{}
-	mi := &file_strata_v1_llm_proto_msgTypes[14]
+	mi := &file_strata_v1_llm_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1818,7 +1876,7 @@ func (x *Usage) String() string {
 func (*Usage) ProtoMessage() {}
 
 func (x *Usage) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[14]
+	mi := &file_strata_v1_llm_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1831,7 +1889,7 @@ func (x *Usage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Usage.ProtoReflect.Descriptor instead.
 func (*Usage) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{14}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Usage) GetInputTokens() int64 {
@@ -1919,7 +1977,7 @@ type ChatResponse struct {
 
 func (x *ChatResponse) Reset() {
 	*x = ChatResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[15]
+	mi := &file_strata_v1_llm_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +1989,7 @@ func (x *ChatResponse) String() string {
 func (*ChatResponse) ProtoMessage() {}
 
 func (x *ChatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[15]
+	mi := &file_strata_v1_llm_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2002,7 @@ func (x *ChatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatResponse.ProtoReflect.Descriptor instead.
 func (*ChatResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{15}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ChatResponse) GetText() string {
@@ -2076,7 +2134,7 @@ type ChatStreamResponse struct {
 
 func (x *ChatStreamResponse) Reset() {
 	*x = ChatStreamResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[16]
+	mi := &file_strata_v1_llm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2088,7 +2146,7 @@ func (x *ChatStreamResponse) String() string {
 func (*ChatStreamResponse) ProtoMessage() {}
 
 func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[16]
+	mi := &file_strata_v1_llm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2101,7 +2159,7 @@ func (x *ChatStreamResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatStreamResponse.ProtoReflect.Descriptor instead.
 func (*ChatStreamResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{16}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ChatStreamResponse) GetEvent() isChatStreamResponse_Event {
@@ -2181,7 +2239,7 @@ type StreamStart struct {
 
 func (x *StreamStart) Reset() {
 	*x = StreamStart{}
-	mi := &file_strata_v1_llm_proto_msgTypes[17]
+	mi := &file_strata_v1_llm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +2251,7 @@ func (x *StreamStart) String() string {
 func (*StreamStart) ProtoMessage() {}
 
 func (x *StreamStart) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[17]
+	mi := &file_strata_v1_llm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +2264,7 @@ func (x *StreamStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamStart.ProtoReflect.Descriptor instead.
 func (*StreamStart) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{17}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *StreamStart) GetModel() string {
@@ -2257,7 +2315,7 @@ type StreamDelta struct {
 
 func (x *StreamDelta) Reset() {
 	*x = StreamDelta{}
-	mi := &file_strata_v1_llm_proto_msgTypes[18]
+	mi := &file_strata_v1_llm_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2327,7 @@ func (x *StreamDelta) String() string {
 func (*StreamDelta) ProtoMessage() {}
 
 func (x *StreamDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[18]
+	mi := &file_strata_v1_llm_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2340,7 @@ func (x *StreamDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamDelta.ProtoReflect.Descriptor instead.
 func (*StreamDelta) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{18}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *StreamDelta) GetText() string {
@@ -2339,7 +2397,7 @@ type ToolCallDelta struct {
 
 func (x *ToolCallDelta) Reset() {
 	*x = ToolCallDelta{}
-	mi := &file_strata_v1_llm_proto_msgTypes[19]
+	mi := &file_strata_v1_llm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2351,7 +2409,7 @@ func (x *ToolCallDelta) String() string {
 func (*ToolCallDelta) ProtoMessage() {}
 
 func (x *ToolCallDelta) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[19]
+	mi := &file_strata_v1_llm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2364,7 +2422,7 @@ func (x *ToolCallDelta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCallDelta.ProtoReflect.Descriptor instead.
 func (*ToolCallDelta) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{19}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ToolCallDelta) GetIndex() int32 {
@@ -2425,7 +2483,7 @@ type StreamEnd struct {
 
 func (x *StreamEnd) Reset() {
 	*x = StreamEnd{}
-	mi := &file_strata_v1_llm_proto_msgTypes[20]
+	mi := &file_strata_v1_llm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2437,7 +2495,7 @@ func (x *StreamEnd) String() string {
 func (*StreamEnd) ProtoMessage() {}
 
 func (x *StreamEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[20]
+	mi := &file_strata_v1_llm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2450,7 +2508,7 @@ func (x *StreamEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StreamEnd.ProtoReflect.Descriptor instead.
 func (*StreamEnd) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{20}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *StreamEnd) GetStopReason() StopReason {
@@ -2530,7 +2588,7 @@ type EmbedRequest struct {
 
 func (x *EmbedRequest) Reset() {
 	*x = EmbedRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[21]
+	mi := &file_strata_v1_llm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2542,7 +2600,7 @@ func (x *EmbedRequest) String() string {
 func (*EmbedRequest) ProtoMessage() {}
 
 func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[21]
+	mi := &file_strata_v1_llm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2555,7 +2613,7 @@ func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedRequest.ProtoReflect.Descriptor instead.
 func (*EmbedRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{21}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *EmbedRequest) GetModel() string {
@@ -2611,7 +2669,7 @@ type Embedding struct {
 
 func (x *Embedding) Reset() {
 	*x = Embedding{}
-	mi := &file_strata_v1_llm_proto_msgTypes[22]
+	mi := &file_strata_v1_llm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2623,7 +2681,7 @@ func (x *Embedding) String() string {
 func (*Embedding) ProtoMessage() {}
 
 func (x *Embedding) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[22]
+	mi := &file_strata_v1_llm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2636,7 +2694,7 @@ func (x *Embedding) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Embedding.ProtoReflect.Descriptor instead.
 func (*Embedding) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{22}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Embedding) GetValues() []float32 {
@@ -2666,7 +2724,7 @@ type EmbedResponse struct {
 
 func (x *EmbedResponse) Reset() {
 	*x = EmbedResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[23]
+	mi := &file_strata_v1_llm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2678,7 +2736,7 @@ func (x *EmbedResponse) String() string {
 func (*EmbedResponse) ProtoMessage() {}
 
 func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[23]
+	mi := &file_strata_v1_llm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2691,7 +2749,7 @@ func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedResponse.ProtoReflect.Descriptor instead.
 func (*EmbedResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{23}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *EmbedResponse) GetEmbeddings() []*Embedding {
@@ -2738,7 +2796,7 @@ type ListModelsRequest struct {
 
 func (x *ListModelsRequest) Reset() {
 	*x = ListModelsRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[24]
+	mi := &file_strata_v1_llm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2750,7 +2808,7 @@ func (x *ListModelsRequest) String() string {
 func (*ListModelsRequest) ProtoMessage() {}
 
 func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[24]
+	mi := &file_strata_v1_llm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2763,7 +2821,7 @@ func (x *ListModelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsRequest.ProtoReflect.Descriptor instead.
 func (*ListModelsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{24}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{25}
 }
 
 // ListModelsResponse describes the configured models, the tag map and the catalog.
@@ -2786,7 +2844,7 @@ type ListModelsResponse struct {
 
 func (x *ListModelsResponse) Reset() {
 	*x = ListModelsResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[25]
+	mi := &file_strata_v1_llm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2798,7 +2856,7 @@ func (x *ListModelsResponse) String() string {
 func (*ListModelsResponse) ProtoMessage() {}
 
 func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[25]
+	mi := &file_strata_v1_llm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2811,7 +2869,7 @@ func (x *ListModelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListModelsResponse.ProtoReflect.Descriptor instead.
 func (*ListModelsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{25}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListModelsResponse) GetDefaultChatModel() string {
@@ -2867,7 +2925,7 @@ type Circuit struct {
 
 func (x *Circuit) Reset() {
 	*x = Circuit{}
-	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	mi := &file_strata_v1_llm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2879,7 +2937,7 @@ func (x *Circuit) String() string {
 func (*Circuit) ProtoMessage() {}
 
 func (x *Circuit) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[26]
+	mi := &file_strata_v1_llm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2892,7 +2950,7 @@ func (x *Circuit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Circuit.ProtoReflect.Descriptor instead.
 func (*Circuit) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{26}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Circuit) GetModel() string {
@@ -2944,7 +3002,7 @@ type Route struct {
 
 func (x *Route) Reset() {
 	*x = Route{}
-	mi := &file_strata_v1_llm_proto_msgTypes[27]
+	mi := &file_strata_v1_llm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2956,7 +3014,7 @@ func (x *Route) String() string {
 func (*Route) ProtoMessage() {}
 
 func (x *Route) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[27]
+	mi := &file_strata_v1_llm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2969,7 +3027,7 @@ func (x *Route) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Route.ProtoReflect.Descriptor instead.
 func (*Route) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{27}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Route) GetKey() string {
@@ -3043,7 +3101,7 @@ type Price struct {
 
 func (x *Price) Reset() {
 	*x = Price{}
-	mi := &file_strata_v1_llm_proto_msgTypes[28]
+	mi := &file_strata_v1_llm_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3055,7 +3113,7 @@ func (x *Price) String() string {
 func (*Price) ProtoMessage() {}
 
 func (x *Price) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[28]
+	mi := &file_strata_v1_llm_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3068,7 +3126,7 @@ func (x *Price) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Price.ProtoReflect.Descriptor instead.
 func (*Price) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{28}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Price) GetInputPer_1K() float64 {
@@ -3179,7 +3237,7 @@ type ModelInfo struct {
 
 func (x *ModelInfo) Reset() {
 	*x = ModelInfo{}
-	mi := &file_strata_v1_llm_proto_msgTypes[29]
+	mi := &file_strata_v1_llm_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3191,7 +3249,7 @@ func (x *ModelInfo) String() string {
 func (*ModelInfo) ProtoMessage() {}
 
 func (x *ModelInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[29]
+	mi := &file_strata_v1_llm_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3204,7 +3262,7 @@ func (x *ModelInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ModelInfo.ProtoReflect.Descriptor instead.
 func (*ModelInfo) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{29}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ModelInfo) GetId() string {
@@ -3345,7 +3403,7 @@ type HealthCheckRequest struct {
 
 func (x *HealthCheckRequest) Reset() {
 	*x = HealthCheckRequest{}
-	mi := &file_strata_v1_llm_proto_msgTypes[30]
+	mi := &file_strata_v1_llm_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3357,7 +3415,7 @@ func (x *HealthCheckRequest) String() string {
 func (*HealthCheckRequest) ProtoMessage() {}
 
 func (x *HealthCheckRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[30]
+	mi := &file_strata_v1_llm_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3370,7 +3428,7 @@ func (x *HealthCheckRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheckRequest.ProtoReflect.Descriptor instead.
 func (*HealthCheckRequest) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{30}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *HealthCheckRequest) GetInvokeModels() bool {
@@ -3393,7 +3451,7 @@ type HealthCheckResponse struct {
 
 func (x *HealthCheckResponse) Reset() {
 	*x = HealthCheckResponse{}
-	mi := &file_strata_v1_llm_proto_msgTypes[31]
+	mi := &file_strata_v1_llm_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3405,7 +3463,7 @@ func (x *HealthCheckResponse) String() string {
 func (*HealthCheckResponse) ProtoMessage() {}
 
 func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[31]
+	mi := &file_strata_v1_llm_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3418,7 +3476,7 @@ func (x *HealthCheckResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheckResponse.ProtoReflect.Descriptor instead.
 func (*HealthCheckResponse) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{31}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *HealthCheckResponse) GetStatus() HealthStatus {
@@ -3452,7 +3510,7 @@ type Check struct {
 
 func (x *Check) Reset() {
 	*x = Check{}
-	mi := &file_strata_v1_llm_proto_msgTypes[32]
+	mi := &file_strata_v1_llm_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3464,7 +3522,7 @@ func (x *Check) String() string {
 func (*Check) ProtoMessage() {}
 
 func (x *Check) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_v1_llm_proto_msgTypes[32]
+	mi := &file_strata_v1_llm_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3477,7 +3535,7 @@ func (x *Check) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Check.ProtoReflect.Descriptor instead.
 func (*Check) Descriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{32}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Check) GetName() string {
@@ -3613,7 +3671,10 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\x10TYPE_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tTYPE_TEXT\x10\x01\x12\x14\n" +
 	"\x10TYPE_JSON_OBJECT\x10\x02\x12\x14\n" +
-	"\x10TYPE_JSON_SCHEMA\x10\x03\"\xcc\x01\n" +
+	"\x10TYPE_JSON_SCHEMA\x10\x03\"N\n" +
+	"\fPartialUsage\x12&\n" +
+	"\x05usage\x18\x01 \x01(\v2\x10.strata.v1.UsageR\x05usage\x12\x16\n" +
+	"\x06deltas\x18\x02 \x01(\x05R\x06deltas\"\xcc\x01\n" +
 	"\x05Usage\x12!\n" +
 	"\finput_tokens\x18\x01 \x01(\x03R\vinputTokens\x12#\n" +
 	"\routput_tokens\x18\x02 \x01(\x03R\foutputTokens\x12!\n" +
@@ -3837,7 +3898,7 @@ func file_strata_v1_llm_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_v1_llm_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
-var file_strata_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_strata_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_strata_v1_llm_proto_goTypes = []any{
 	(Role)(0),                   // 0: strata.v1.Role
 	(ImageFormat)(0),            // 1: strata.v1.ImageFormat
@@ -3863,27 +3924,28 @@ var file_strata_v1_llm_proto_goTypes = []any{
 	(*ChatRequest)(nil),         // 21: strata.v1.ChatRequest
 	(*Guardrail)(nil),           // 22: strata.v1.Guardrail
 	(*ResponseFormat)(nil),      // 23: strata.v1.ResponseFormat
-	(*Usage)(nil),               // 24: strata.v1.Usage
-	(*ChatResponse)(nil),        // 25: strata.v1.ChatResponse
-	(*ChatStreamResponse)(nil),  // 26: strata.v1.ChatStreamResponse
-	(*StreamStart)(nil),         // 27: strata.v1.StreamStart
-	(*StreamDelta)(nil),         // 28: strata.v1.StreamDelta
-	(*ToolCallDelta)(nil),       // 29: strata.v1.ToolCallDelta
-	(*StreamEnd)(nil),           // 30: strata.v1.StreamEnd
-	(*EmbedRequest)(nil),        // 31: strata.v1.EmbedRequest
-	(*Embedding)(nil),           // 32: strata.v1.Embedding
-	(*EmbedResponse)(nil),       // 33: strata.v1.EmbedResponse
-	(*ListModelsRequest)(nil),   // 34: strata.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),  // 35: strata.v1.ListModelsResponse
-	(*Circuit)(nil),             // 36: strata.v1.Circuit
-	(*Route)(nil),               // 37: strata.v1.Route
-	(*Price)(nil),               // 38: strata.v1.Price
-	(*ModelInfo)(nil),           // 39: strata.v1.ModelInfo
-	(*HealthCheckRequest)(nil),  // 40: strata.v1.HealthCheckRequest
-	(*HealthCheckResponse)(nil), // 41: strata.v1.HealthCheckResponse
-	(*Check)(nil),               // 42: strata.v1.Check
-	nil,                         // 43: strata.v1.ChatRequest.MetadataEntry
-	(*structpb.Struct)(nil),     // 44: google.protobuf.Struct
+	(*PartialUsage)(nil),        // 24: strata.v1.PartialUsage
+	(*Usage)(nil),               // 25: strata.v1.Usage
+	(*ChatResponse)(nil),        // 26: strata.v1.ChatResponse
+	(*ChatStreamResponse)(nil),  // 27: strata.v1.ChatStreamResponse
+	(*StreamStart)(nil),         // 28: strata.v1.StreamStart
+	(*StreamDelta)(nil),         // 29: strata.v1.StreamDelta
+	(*ToolCallDelta)(nil),       // 30: strata.v1.ToolCallDelta
+	(*StreamEnd)(nil),           // 31: strata.v1.StreamEnd
+	(*EmbedRequest)(nil),        // 32: strata.v1.EmbedRequest
+	(*Embedding)(nil),           // 33: strata.v1.Embedding
+	(*EmbedResponse)(nil),       // 34: strata.v1.EmbedResponse
+	(*ListModelsRequest)(nil),   // 35: strata.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),  // 36: strata.v1.ListModelsResponse
+	(*Circuit)(nil),             // 37: strata.v1.Circuit
+	(*Route)(nil),               // 38: strata.v1.Route
+	(*Price)(nil),               // 39: strata.v1.Price
+	(*ModelInfo)(nil),           // 40: strata.v1.ModelInfo
+	(*HealthCheckRequest)(nil),  // 41: strata.v1.HealthCheckRequest
+	(*HealthCheckResponse)(nil), // 42: strata.v1.HealthCheckResponse
+	(*Check)(nil),               // 43: strata.v1.Check
+	nil,                         // 44: strata.v1.ChatRequest.MetadataEntry
+	(*structpb.Struct)(nil),     // 45: google.protobuf.Struct
 }
 var file_strata_v1_llm_proto_depIdxs = []int32{
 	0,  // 0: strata.v1.Message.role:type_name -> strata.v1.Role
@@ -3896,58 +3958,59 @@ var file_strata_v1_llm_proto_depIdxs = []int32{
 	13, // 7: strata.v1.Part.cache_point:type_name -> strata.v1.CachePoint
 	1,  // 8: strata.v1.Image.format:type_name -> strata.v1.ImageFormat
 	2,  // 9: strata.v1.Document.format:type_name -> strata.v1.DocumentFormat
-	44, // 10: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
-	44, // 11: strata.v1.ToolResult.json:type_name -> google.protobuf.Struct
-	44, // 12: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
+	45, // 10: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
+	45, // 11: strata.v1.ToolResult.json:type_name -> google.protobuf.Struct
+	45, // 12: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
 	8,  // 13: strata.v1.ToolChoice.mode:type_name -> strata.v1.ToolChoice.Mode
 	11, // 14: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
 	3,  // 15: strata.v1.ChatRequest.reasoning_effort:type_name -> strata.v1.ReasoningEffort
 	19, // 16: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
 	20, // 17: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
-	43, // 18: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
+	44, // 18: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
 	23, // 19: strata.v1.ChatRequest.response_format:type_name -> strata.v1.ResponseFormat
 	4,  // 20: strata.v1.ChatRequest.service_tier:type_name -> strata.v1.ServiceTier
 	22, // 21: strata.v1.ChatRequest.guardrail:type_name -> strata.v1.Guardrail
-	44, // 22: strata.v1.ChatRequest.additional_model_request_fields:type_name -> google.protobuf.Struct
+	45, // 22: strata.v1.ChatRequest.additional_model_request_fields:type_name -> google.protobuf.Struct
 	9,  // 23: strata.v1.ResponseFormat.type:type_name -> strata.v1.ResponseFormat.Type
-	44, // 24: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
-	11, // 25: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
-	5,  // 26: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
-	24, // 27: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
-	27, // 28: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
-	28, // 29: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
-	30, // 30: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
-	29, // 31: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
-	5,  // 32: strata.v1.StreamEnd.stop_reason:type_name -> strata.v1.StopReason
-	24, // 33: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
-	6,  // 34: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
-	32, // 35: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
-	24, // 36: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
-	37, // 37: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
-	39, // 38: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
-	36, // 39: strata.v1.ListModelsResponse.circuits:type_name -> strata.v1.Circuit
-	3,  // 40: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	38, // 41: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
-	7,  // 42: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
-	42, // 43: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
-	7,  // 44: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
-	21, // 45: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
-	21, // 46: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
-	31, // 47: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
-	34, // 48: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
-	40, // 49: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
-	21, // 50: strata.v1.LLMService.CountTokens:input_type -> strata.v1.ChatRequest
-	25, // 51: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
-	26, // 52: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
-	33, // 53: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
-	35, // 54: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
-	41, // 55: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
-	10, // 56: strata.v1.LLMService.CountTokens:output_type -> strata.v1.CountTokensResponse
-	51, // [51:57] is the sub-list for method output_type
-	45, // [45:51] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	45, // 24: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
+	25, // 25: strata.v1.PartialUsage.usage:type_name -> strata.v1.Usage
+	11, // 26: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
+	5,  // 27: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
+	25, // 28: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
+	28, // 29: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
+	29, // 30: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
+	31, // 31: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
+	30, // 32: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
+	5,  // 33: strata.v1.StreamEnd.stop_reason:type_name -> strata.v1.StopReason
+	25, // 34: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
+	6,  // 35: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
+	33, // 36: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
+	25, // 37: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
+	38, // 38: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
+	40, // 39: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
+	37, // 40: strata.v1.ListModelsResponse.circuits:type_name -> strata.v1.Circuit
+	3,  // 41: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
+	39, // 42: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
+	7,  // 43: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
+	43, // 44: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
+	7,  // 45: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
+	21, // 46: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
+	21, // 47: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
+	32, // 48: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
+	35, // 49: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
+	41, // 50: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
+	21, // 51: strata.v1.LLMService.CountTokens:input_type -> strata.v1.ChatRequest
+	26, // 52: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
+	27, // 53: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
+	34, // 54: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
+	36, // 55: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
+	42, // 56: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
+	10, // 57: strata.v1.LLMService.CountTokens:output_type -> strata.v1.CountTokensResponse
+	52, // [52:58] is the sub-list for method output_type
+	46, // [46:52] is the sub-list for method input_type
+	46, // [46:46] is the sub-list for extension type_name
+	46, // [46:46] is the sub-list for extension extendee
+	0,  // [0:46] is the sub-list for field type_name
 }
 
 func init() { file_strata_v1_llm_proto_init() }
@@ -3965,20 +4028,20 @@ func file_strata_v1_llm_proto_init() {
 		(*Part_CachePoint)(nil),
 	}
 	file_strata_v1_llm_proto_msgTypes[11].OneofWrappers = []any{}
-	file_strata_v1_llm_proto_msgTypes[16].OneofWrappers = []any{
+	file_strata_v1_llm_proto_msgTypes[17].OneofWrappers = []any{
 		(*ChatStreamResponse_Start)(nil),
 		(*ChatStreamResponse_Delta)(nil),
 		(*ChatStreamResponse_End)(nil),
 	}
-	file_strata_v1_llm_proto_msgTypes[21].OneofWrappers = []any{}
-	file_strata_v1_llm_proto_msgTypes[27].OneofWrappers = []any{}
+	file_strata_v1_llm_proto_msgTypes[22].OneofWrappers = []any{}
+	file_strata_v1_llm_proto_msgTypes[28].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_v1_llm_proto_rawDesc), len(file_strata_v1_llm_proto_rawDesc)),
 			NumEnums:      10,
-			NumMessages:   34,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
