@@ -506,7 +506,7 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 		return err
 	}
 	var reply strings.Builder // the streamed text, kept to log it (LOG_LLM_CHAT_CONTENT) or validate it
-	var deltas, streamed int // deltas sent and the characters they carried, for a cut stream's usage
+	var deltas, streamed int  // deltas sent and the characters they carried, for a cut stream's usage
 	for ev := first; ; {
 		if ev.Kind == backend.EventText && (s.opts.LogContent || p.format != nil) {
 			reply.WriteString(ev.Text)
