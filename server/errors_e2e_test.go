@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -519,5 +520,47 @@ func TestToolArgumentsStruct(t *testing.T) {
 	}
 	if _, ok := f["inner"].GetStructValue().GetFields()["ok"].GetKind().(*structpb.Value_BoolValue); !ok {
 		t.Errorf("inner = %v", f["inner"])
+	}
+}
+
+// TestDeadlineCancelsUpstream: with a 2 s deadline against an upstream that stalls, the caller
+// hears DEADLINE_EXCEEDED within 2.1 s, unary or streamed, and the emulator sees every upstream
+// request it was holding cancelled.
+func TestDeadlineCancelsUpstream(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, map[string]string{"MAX_RETRY": "10"})
+	if err := h.emu.SetFaults(emulator.Fault{Stall: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]func(ctx context.Context) error{
+		"chat": func(ctx context.Context) error {
+			_, err := h.client.Chat(ctx, &stratav1.ChatRequest{Messages: user("hi")})
+			return err
+		},
+		"stream": func(ctx context.Context) error {
+			stream, err := h.client.ChatStream(ctx, &stratav1.ChatRequest{Messages: user("hi")})
+			if err != nil {
+				return err
+			}
+			_, err = streamEvents(stream)
+			return err
+		},
+	}
+	var wg sync.WaitGroup
+	for name, call := range calls {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+			defer cancel()
+			start := time.Now()
+			err := call(ctx)
+			if took := time.Since(start); status.Code(err) != codes.DeadlineExceeded || took > 2100*time.Millisecond {
+				t.Errorf("%s: %v after %v; want DEADLINE_EXCEEDED within 2.1 s", name, err, took)
+			}
+		})
+	}
+	wg.Wait()
+	stats := settledStats(t, h.emu)
+	if stats.InFlight != 0 || stats.ClientGone != 2 {
+		t.Errorf("emulator: %d requests still held, %d seen cancelled; want 0 and 2", stats.InFlight, stats.ClientGone)
 	}
 }
