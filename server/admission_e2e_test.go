@@ -16,7 +16,7 @@ import (
 // RESOURCE_EXHAUSTED and RetryInfo, health checks still answer, and once the calls finish new
 // ones are served again.
 func TestAdmission(t *testing.T) {
-	t.Parallel()
+	verifyNoLeaks(t) // goroutines and connections back to their baseline after
 	h := startStrata(t, map[string]string{"STRATA_MAX_IN_FLIGHT": "2"})
 	if err := h.emu.SetFaults(emulator.Fault{Stall: 500 * time.Millisecond, Times: 2}); err != nil {
 		t.Fatal(err)

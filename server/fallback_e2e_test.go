@@ -17,7 +17,7 @@ import (
 // call, unary or streamed, is served by the route's fallback after the model's retries, and says
 // so; an error retrying cannot fix is not handed to the fallback.
 func TestFallbacks(t *testing.T) {
-	t.Parallel()
+	verifyNoLeaks(t) // goroutines and connections back to their baseline after
 	h := startStrata(t, map[string]string{
 		"MAX_RETRY":                "2",
 		"CIRCUIT_BREAKER_FAILURES": "0", // every call tries the primary: TestCircuitBreaker has the rest
@@ -64,7 +64,7 @@ func TestFallbacks(t *testing.T) {
 // CIRCUIT_BREAKER_FAILURES calls: later calls go straight to the fallback without touching it,
 // HealthCheck and ListModels show it, and once the fault clears a probe closes the circuit.
 func TestCircuitBreaker(t *testing.T) {
-	t.Parallel()
+	verifyNoLeaks(t) // goroutines and connections back to their baseline after
 	h := startStrata(t, map[string]string{
 		"MAX_RETRY": "2", "CIRCUIT_BREAKER_FAILURES": "3", "CIRCUIT_BREAKER_COOLDOWN_SECONDS": "0.2",
 		"CHAT_MODEL_MAP": `{"research": {"model": "` + novaMicro + `", "fallbacks": ["` + novaLite + `"]}}`,

@@ -17,7 +17,7 @@ import (
 // out (~2.25 s) and all succeed within their deadline; a call whose turn would come after its
 // deadline gets RESOURCE_EXHAUSTED with RetryInfo at once. A tag map entry's limit applies too.
 func TestModelLimits(t *testing.T) {
-	t.Parallel()
+	verifyNoLeaks(t) // goroutines and connections back to their baseline after
 	h := startStrata(t, map[string]string{
 		"MODEL_LIMITS":   `{"amazon.nova-micro-v1:0": {"requests_per_minute": "240"}}`,
 		"CHAT_MODEL_MAP": `{"solo": {"model": "` + novaLite + `", "limits": {"concurrency": 1}}}`,
