@@ -73,3 +73,19 @@ func TestBreaker(t *testing.T) {
 		t.Error("with circuit breaking off, a call was refused")
 	}
 }
+
+// TestBreakerProbeReleased: a probe that never reaches the model (refused by a limit) leaves the
+// circuit ready for the next probe, not stuck half-open.
+func TestBreakerProbeReleased(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	b := newBreakers(BreakerOptions{Failures: 1, Cooldown: time.Second}, func() time.Time { return now })
+	b.record("m", &backend.Error{Kind: backend.KindUnavailable})
+	now = now.Add(time.Second)
+	if ok, _ := b.allow("m"); !ok {
+		t.Fatal("the first probe was refused")
+	}
+	b.release("m")
+	if ok, _ := b.allow("m"); !ok {
+		t.Error("after a probe that learnt nothing, the next one was refused")
+	}
+}

@@ -381,6 +381,7 @@ func (s *Service) withFallbacks(ctx context.Context, p *preparedChat, upstream f
 		}
 		settle, err := acquire(ctx, s.limits.forCall(p.route.Key, req), estimateInput(req))
 		if err != nil {
+			s.breakers.release(circuit) // a probe that never went upstream learnt nothing
 			return 0, err
 		}
 		n, err := upstream(req)
