@@ -158,6 +158,8 @@ func TestChatResponseFormatInvalid(t *testing.T) {
 	t.Parallel()
 	h := startStrata(t, nil)
 	badSchema, _ := structpb.NewStruct(map[string]any{"type": 5})
+	fileRef, _ := structpb.NewStruct(map[string]any{"$ref": "file:///etc/hostname"})
+	relativeRef, _ := structpb.NewStruct(map[string]any{"$ref": "go.mod"})
 	tests := []struct {
 		name      string
 		format    *stratav1.ResponseFormat
@@ -165,6 +167,9 @@ func TestChatResponseFormatInvalid(t *testing.T) {
 	}{
 		{"schema type without a schema", &stratav1.ResponseFormat{Type: stratav1.ResponseFormat_TYPE_JSON_SCHEMA}, "response_format.schema"},
 		{"a schema that is not one", &stratav1.ResponseFormat{Type: stratav1.ResponseFormat_TYPE_JSON_SCHEMA, Schema: badSchema}, "response_format.schema"},
+		// A caller's schema must not make the server read its files.
+		{"a $ref to a server file", &stratav1.ResponseFormat{Type: stratav1.ResponseFormat_TYPE_JSON_SCHEMA, Schema: fileRef}, "response_format.schema"},
+		{"a relative $ref", &stratav1.ResponseFormat{Type: stratav1.ResponseFormat_TYPE_JSON_SCHEMA, Schema: relativeRef}, "response_format.schema"},
 		{"a name Bedrock refuses", &stratav1.ResponseFormat{Type: stratav1.ResponseFormat_TYPE_JSON_OBJECT, Name: "city facts!"}, "response_format.name"},
 		{"an unknown type", &stratav1.ResponseFormat{Type: 42}, "response_format.type"},
 	}
@@ -175,6 +180,9 @@ func TestChatResponseFormatInvalid(t *testing.T) {
 			wantCode(t, err, codes.InvalidArgument)
 			if got := violatedFields(err); len(got) != 1 || got[0] != tt.wantField {
 				t.Errorf("violated fields %v, want %s", got, tt.wantField)
+			}
+			if msg := err.Error(); strings.Contains(msg, "open ") || strings.Contains(msg, "no such file") {
+				t.Errorf("the error tells of the server's files: %s", msg)
 			}
 		})
 	}

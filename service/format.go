@@ -66,6 +66,9 @@ func compileSchema(raw []byte) (*jsonschema.Schema, error) {
 		return nil, err
 	}
 	c := jsonschema.NewCompiler()
+	// No loader: a caller's $ref must never make the server read a file or fetch a URL (the
+	// default loader opens file: URLs, relative ones against the working directory).
+	c.UseLoader(jsonschema.SchemeURLLoader{})
 	if err := c.AddResource("response_format.json", doc); err != nil {
 		return nil, err
 	}
