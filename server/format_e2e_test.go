@@ -515,7 +515,7 @@ func TestChatGuardrailIntervened(t *testing.T) {
 		"API_BASE": listenEmulator(t, emu), "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
 		"CHAT_MODEL_MAP": `{"guarded": {"model": "` + novaMicro + `", "guardrail": {"id": "gr-secrets", "version": "1", "trace": true}}}`,
 	}})
-	const want = `input blocked by guardrail gr-secrets: word "Project Falcon"`
+	const want = `input blocked by guardrail gr-secrets: custom word` // never the blocked text
 	for name, req := range map[string]*stratav1.ChatRequest{
 		"request": {Model: novaMicro, Guardrail: &stratav1.Guardrail{Id: "gr-secrets", Version: "1", Trace: true}, Messages: user("What is project falcon?")},
 		"route":   {Tag: "guarded", Messages: user("What is project falcon?")},

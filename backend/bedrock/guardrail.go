@@ -1,6 +1,7 @@
 package bedrock
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -48,7 +49,8 @@ type guardrailFinding struct {
 
 // guardrailSummary says in one line why a guardrail intervened, from the reply's trace: which
 // guardrail, on the input or the output, and the findings that acted ("input blocked by
-// guardrail gr-1: word "Project Falcon"; content filter VIOLENCE"). Without a trace it says so.
+// guardrail gr-1: custom word; content filter "VIOLENCE""), naming policies, never the text they
+// matched. Without a trace it says so.
 func guardrailSummary(stop backend.StopReason, trace json.RawMessage) string {
 	if stop != backend.StopGuardrailIntervened {
 		return ""
@@ -86,12 +88,13 @@ func findings(a guardrailAssessment) []string {
 			if f.Action == "NONE" {
 				continue
 			}
-			what := f.Match
+			// The policy's own names (a topic, a filter type, a pattern's name), never the text it
+			// matched: that is the content the guardrail blocked or masked, which must not come
+			// back in the summary.
+			what := cmp.Or(f.Name, f.Type)
 			if what == "" {
-				what = f.Name
-			}
-			if what == "" {
-				what = f.Type
+				out = append(out, kind)
+				continue
 			}
 			out = append(out, fmt.Sprintf("%s %q", kind, what))
 		}
@@ -103,7 +106,7 @@ func findings(a guardrailAssessment) []string {
 		add("content filter", p.Filters)
 	}
 	if p := a.WordPolicy; p != nil {
-		add("word", p.CustomWords)
+		add("custom word", p.CustomWords)
 		add("managed word", p.ManagedWordLists)
 	}
 	if p := a.SensitiveInformationPolicy; p != nil {

@@ -20,7 +20,7 @@ func TestGuardrailSummary(t *testing.T) {
 			`input blocked by guardrail gr-1: topic "Investments"; content filter "VIOLENCE"`},
 		{"output: sensitive information", backend.StopGuardrailIntervened,
 			`{"guardrail":{"outputAssessments":{"gr-2":[{"sensitiveInformationPolicy":{"piiEntities":[{"type":"EMAIL","match":"a@b.c","action":"ANONYMIZED"}],"regexes":[{"name":"account","match":"123","action":"BLOCKED"}]}}]}}}`,
-			`output blocked by guardrail gr-2: sensitive information "a@b.c"; pattern "123"`},
+			`output blocked by guardrail gr-2: sensitive information "EMAIL"; pattern "account"`},
 		{"a trace without findings", backend.StopGuardrailIntervened, `{"guardrail":{"inputAssessment":{"gr-1":{}}}}`, "a guardrail intervened; its trace names no finding"},
 	}
 	for _, tt := range tests {
