@@ -541,3 +541,26 @@ func TestChatGuardrailIntervened(t *testing.T) {
 		t.Errorf("a request the guardrail lets through: stop %v, summary %q, %v", resp.GetStopReason(), resp.GetGuardrailSummary(), err)
 	}
 }
+
+// TestChatResponseFormatWithTools: a response format applies to the answer, not to a turn of tool
+// calls on the way to it: that turn comes back as tool calls, unary and streamed, with one call.
+func TestChatResponseFormatWithTools(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, nil)
+	req := &stratav1.ChatRequest{Model: novaMicro, Tools: weatherTools, ToolChoice: &stratav1.ToolChoice{Mode: stratav1.ToolChoice_MODE_ANY},
+		ResponseFormat: &stratav1.ResponseFormat{Type: stratav1.ResponseFormat_TYPE_JSON_OBJECT}, Messages: user("What is the weather in Paris?")}
+	resp, err := h.client.Chat(t.Context(), req)
+	if err != nil {
+		t.Fatalf("Chat: %v", err)
+	}
+	if len(toolCalls(resp.GetMessage())) != 1 || resp.GetAttempts() != 1 {
+		t.Errorf("tool calls %v after %d attempts: want the call, in one", toolCalls(resp.GetMessage()), resp.GetAttempts())
+	}
+	events, err := chatStream(t, h, req)
+	if err != nil {
+		t.Fatalf("ChatStream: %v", err)
+	}
+	if _, got, _ := joinDeltas(t, events); len(got.toolArgs) != 1 {
+		t.Errorf("streamed tool calls %v, want one", got.toolArgs)
+	}
+}

@@ -330,14 +330,19 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 		return n, err
 	})
 	rec.routed(p) // the model that served, a fallback's included
+	var used backend.Usage
 	if err == nil {
-		p.done(resp.Usage)
+		used = resp.Usage
+		if p.format != nil && !callsTools(resp.StopReason, resp.Parts) {
+			resp, attempts, used, err = s.enforceFormat(ctx, p, resp, attempts)
+		}
 	}
-	if err == nil && p.format != nil {
-		resp, attempts, err = s.enforceFormat(ctx, p, resp, attempts)
-	}
+	p.done(used) // the limits are settled with every call's tokens, a format retry's too
 	rec.attempts = int32(attempts)
 	if err != nil {
+		if used.Total() > 0 { // billed calls before the failure: the log line says so
+			rec.account(used, cost(p.req.Model, p.req.ModelID, p.req.ServiceTier, used), attempts)
+		}
 		return nil, toStatus(ctx, err, s.opts.Region)
 	}
 	msg, text, reasoning := fromBackendParts(resp.Parts)
@@ -429,29 +434,43 @@ func (s *Service) chatOnce(ctx context.Context, req *backend.ChatRequest) (*back
 
 // enforceFormat validates a reply against the request's response format. A reply that breaks it
 // is sent back once with what is wrong; a second failure is the caller's error, never a success
-// that does not parse. The usage of both calls is counted.
-func (s *Service) enforceFormat(ctx context.Context, p *preparedChat, resp *backend.ChatResponse, attempts int) (*backend.ChatResponse, int, error) {
+// that does not parse. It returns the usage of every call made, failed ones included.
+func (s *Service) enforceFormat(ctx context.Context, p *preparedChat, resp *backend.ChatResponse, attempts int) (*backend.ChatResponse, int, backend.Usage, error) {
 	for try := 1; ; try++ {
 		text := joinText(resp.Parts)
 		clean, broke := p.format.check(text)
 		if broke == nil {
 			resp.Parts = withText(resp.Parts, clean)
-			return resp, attempts, nil
+			return resp, attempts, resp.Usage, nil
 		}
 		if try == 2 {
-			return nil, attempts, formatViolated(p.req.ModelID, try, broke)
+			return nil, attempts, resp.Usage, formatViolated(p.req.ModelID, try, broke)
 		}
 		retry := *p.req
 		retry.Messages = append(slices.Clip(p.req.Messages), feedback(text, broke)...)
 		next, n, err := s.chatOnce(ctx, &retry)
 		attempts += n
 		if err != nil {
-			return nil, attempts, err
+			return nil, attempts, resp.Usage, err
 		}
 		next.Usage = addUsage(resp.Usage, next.Usage)
 		next.Warnings = append(resp.Warnings, fmt.Sprintf("response format: the first reply was sent back because %v", broke))
 		resp = next
 	}
+}
+
+// callsTools reports a reply that is a turn of tool calls: a response format applies to the
+// answer, not to the turns on the way to it.
+func callsTools(stop backend.StopReason, parts []backend.Part) bool {
+	if stop == backend.StopToolUse {
+		return true
+	}
+	for _, p := range parts {
+		if p.Kind == backend.PartToolCall {
+			return true
+		}
+	}
+	return false
 }
 
 // ChatStream implements [stratav1.LLMServiceServer]. Each upstream event is forwarded as it
@@ -512,7 +531,10 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 		if ev.Kind == backend.EventText && (s.opts.LogContent || p.format != nil) {
 			reply.WriteString(ev.Text)
 		}
-		if ev.Kind == backend.EventEnd && p.format != nil {
+		if ev.Kind == backend.EventEnd {
+			used = ev.Usage
+		}
+		if ev.Kind == backend.EventEnd && p.format != nil && ev.StopReason != backend.StopToolUse {
 			// The deltas are already with the caller, so a reply that breaks the format cannot
 			// be retried: the stream ends with the error instead of its end event.
 			if _, broke := p.format.check(reply.String()); broke != nil {
