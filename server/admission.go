@@ -64,7 +64,11 @@ func (a *admission) enter() bool {
 	return true
 }
 
-func (a *admission) exempt(method string) bool {
+func (a *admission) exempt(method string) bool { return exemptMethod(method) }
+
+// exemptMethod reports the health and reflection methods, which admission never refuses and the
+// idle trimmer never counts.
+func exemptMethod(method string) bool {
 	return strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.")
 }
 

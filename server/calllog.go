@@ -27,13 +27,19 @@ import (
 // grpc.start_time, which the line's own time less grpc.time_ms gives: slog's JSON handler is still
 // 10% of the CPU of a saturated server, each attribute a share of it.
 
-// logUnary logs each unary call when it finishes, and counts it in flight while it runs.
+// logUnary logs each unary call when it finishes, and counts it in flight while it runs (health
+// checks and reflection excepted: a probe is not work).
 func logUnary(log *slog.Logger, calls *inflight) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
-		calls.begin()
+		counted := !exemptMethod(info.FullMethod)
+		if counted {
+			calls.begin()
+		}
 		resp, err := handler(ctx, req)
-		calls.end()
+		if counted {
+			calls.end()
+		}
 		logCall(ctx, log, info.FullMethod, "unary", start, err)
 		return resp, err
 	}
@@ -43,9 +49,16 @@ func logUnary(log *slog.Logger, calls *inflight) grpc.UnaryServerInterceptor {
 func logStream(log *slog.Logger, calls *inflight) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start := time.Now()
-		calls.begin()
+		// A health Watch stream lasts as long as its watcher: counted, it would keep the server
+		// from ever looking idle.
+		counted := !exemptMethod(info.FullMethod)
+		if counted {
+			calls.begin()
+		}
 		err := handler(srv, ss)
-		calls.end()
+		if counted {
+			calls.end()
+		}
 		kind := "server_stream"
 		switch {
 		case info.IsClientStream && info.IsServerStream:

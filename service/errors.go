@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,6 +69,7 @@ func toStatus(ctx context.Context, err error, region string) error {
 		}
 		return withDetails(codes.Internal, "internal error: "+err.Error(), ReasonInternal, nil, 0)
 	}
+	region = cmp.Or(be.Region, region) // a fallback in another region fails there
 	meta := map[string]string{"model": be.Model, "region": region}
 	if be.RequestID != "" {
 		meta["aws_request_id"] = be.RequestID

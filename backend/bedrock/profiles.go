@@ -51,6 +51,9 @@ func (b *Backend) ModelOf(ctx context.Context, modelID string) (*catalog.Model, 
 		return cached.model, cached.err
 	}
 	m, err := b.lookupProfile(ctx, modelID)
+	if ctx.Err() != nil {
+		return m, err // this caller went away: its failure says nothing of the profile
+	}
 	entry := profileModel{model: m, err: err, until: now.Add(profileRetryAfter)}
 	b.profiles.mu.Lock()
 	if b.profiles.models == nil {

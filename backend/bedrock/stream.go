@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/strata-gateway/strata/backend"
 )
@@ -81,6 +82,11 @@ type stream struct {
 
 	closedByCaller atomic.Bool
 	releaseOnce    sync.Once
+	// endSeen is ended for Close, which may run on another goroutine; drainMu keeps the trailer's
+	// two readers (Recv after the end, and Close) apart.
+	endSeen atomic.Bool
+	drainMu sync.Mutex
+	drained bool
 }
 
 // formatStream is a response format's forced tool call (responseFormat) in a stream: its
@@ -93,6 +99,9 @@ type formatStream struct {
 // Warnings implements [backend.Stream].
 func (s *stream) Warnings() []string { return s.warnings }
 
+// trailerWait bounds how long the end of the body is waited for after the end event.
+const trailerWait = 100 * time.Millisecond
+
 // maxTrailer bounds what is read after the end event so that the connection can be reused:
 // Bedrock sends nothing after metadata.
 const maxTrailer = 64 << 10
@@ -104,7 +113,7 @@ func (s *stream) Recv() (backend.Event, error) {
 	}
 	if s.ended {
 		// Read the body to its end so its connection goes back to the pool, then release.
-		_, _ = io.Copy(io.Discard, io.LimitReader(s.frames.r, maxTrailer))
+		s.drainTrailer()
 		return backend.Event{}, s.finish(io.EOF)
 	}
 	for {
@@ -234,6 +243,7 @@ func (s *stream) end() (backend.Event, bool) {
 		return backend.Event{}, false
 	}
 	s.ended = true
+	s.endSeen.Store(true)
 	stop := backend.StopReason(s.stopReason)
 	return backend.Event{Kind: backend.EventEnd, StopReason: stop, Usage: s.usage, ServiceTier: s.serviceTier,
 		GuardrailSummary: guardrailSummary(stop, s.trace)}, true
@@ -290,11 +300,30 @@ func (s *stream) finish(err error) error {
 	return err
 }
 
+// drainTrailer reads what follows the end event, once, so the connection can be reused.
+func (s *stream) drainTrailer() {
+	s.drainMu.Lock()
+	defer s.drainMu.Unlock()
+	if !s.drained {
+		s.drained = true
+		// Bedrock ends the body after metadata; one that does not is given up on (the cancel
+		// drops the connection), so neither Recv nor Close can hang here.
+		giveUp := time.AfterFunc(trailerWait, s.cancel)
+		defer giveUp.Stop()
+		_, _ = io.Copy(io.Discard, io.LimitReader(s.frames.r, maxTrailer))
+	}
+}
+
 // Close implements [backend.Stream]: it cancels the upstream request (the connection is dropped,
 // so Bedrock stops generating), which also ends a Recv blocked on the next frame. A stream read to
 // io.EOF has already released everything, and its connection went back to the pool.
 func (s *stream) Close() error {
 	s.closedByCaller.Store(true)
+	if s.endSeen.Load() {
+		// The caller stopped at the end event: read what is left so the connection goes back
+		// to the pool, rather than being dropped by the cancel below.
+		s.drainTrailer()
+	}
 	s.release()
 	return nil
 }
