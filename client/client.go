@@ -1,6 +1,6 @@
 // Package client is a small Go client for Strata: a connection that carries Strata's gRPC service
 // config (per-method timeouts) and retries UNAVAILABLE and RESOURCE_EXHAUSTED with
-// go-grpc-middleware's retry interceptor, and helpers for the common calls.
+// go-grpc-middleware's retry interceptor ([Retriable] says which), and helpers for the common calls.
 //
 // The service config is published as service_config.json beside this file, for clients in other
 // languages (the README shows Python and Node). Strata itself already retries Bedrock's errors
@@ -16,10 +16,12 @@ import (
 	"time"
 
 	retry "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/retry"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 
 	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
 )
@@ -42,8 +44,8 @@ const (
 type Options struct {
 	// TLS, when set, connects with TLS; nil connects in plaintext (loopback, a sidecar).
 	TLS credentials.TransportCredentials
-	// MaxRetries is how many times a call that failed with UNAVAILABLE or RESOURCE_EXHAUSTED is
-	// tried again (default 3; negative: never).
+	// MaxRetries is how many times a call that failed in a way [Retriable] accepts is tried again
+	// (default 3; negative: never).
 	MaxRetries int
 	// RetryBackoff is the first wait before a retry, doubled each time with jitter up to 5 s
 	// (default 200 ms).
@@ -73,7 +75,7 @@ func New(target string, o Options) (*Client, error) {
 	}
 	retries := []retry.CallOption{
 		retry.WithMax(uint(max(o.MaxRetries, 0)) + 1), // WithMax counts the first try too
-		retry.WithCodes(codes.Unavailable, codes.ResourceExhausted),
+		retry.WithRetriable(Retriable),
 		retry.WithBackoff(retry.BackoffExponentialWithJitterBounded(o.RetryBackoff, 0.2, maxRetryBackoff)),
 	}
 	opts := append([]grpc.DialOption{
@@ -88,6 +90,28 @@ func New(target string, o Options) (*Client, error) {
 		return nil, fmt.Errorf("strata client: %w", err)
 	}
 	return &Client{conn: conn, llm: stratav1.NewLLMServiceClient(conn)}, nil
+}
+
+// Retriable reports the errors worth trying again, here or on another replica: UNAVAILABLE from the
+// transport (a replica going away; Strata's own UNAVAILABLE statuses come after its retries of
+// Bedrock, or say to wait, as an open circuit does) and RESOURCE_EXHAUSTED because a replica is at
+// its limit of calls in flight (reason OVERLOADED). Throttling and quota errors are not: Strata
+// retried them already, and RetryInfo says when to come back.
+func Retriable(err error) bool {
+	st := status.Convert(err)
+	reason := ""
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == "strata" {
+			reason = info.GetReason()
+		}
+	}
+	switch st.Code() {
+	case codes.Unavailable:
+		return reason == ""
+	case codes.ResourceExhausted:
+		return reason == "OVERLOADED"
+	}
+	return false
 }
 
 // LLM is the generated client, for every call and field.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -21,7 +22,7 @@ import (
 type scripted struct {
 	stratav1.UnimplementedLLMServiceServer
 	mu          sync.Mutex
-	script      []codes.Code
+	script      []reply
 	calls       int
 	hadDeadline bool
 }
@@ -30,15 +31,25 @@ func (s *scripted) Chat(ctx context.Context, _ *stratav1.ChatRequest) (*stratav1
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, s.hadDeadline = ctx.Deadline()
-	code := codes.OK
+	step := reply{code: codes.OK}
 	if s.calls < len(s.script) {
-		code = s.script[s.calls]
+		step = s.script[s.calls]
 	}
 	s.calls++
-	if code != codes.OK {
-		return nil, status.Error(code, "scripted")
+	if step.code == codes.OK {
+		return &stratav1.ChatResponse{Text: "hi"}, nil
 	}
-	return &stratav1.ChatResponse{Text: "hi"}, nil
+	st := status.New(step.code, "scripted")
+	if step.reason != "" {
+		st, _ = st.WithDetails(&errdetails.ErrorInfo{Reason: step.reason, Domain: "strata"})
+	}
+	return nil, st.Err()
+}
+
+// reply is one scripted answer: a code, and Strata's ErrorInfo reason when it sets one.
+type reply struct {
+	code   codes.Code
+	reason string
 }
 
 func serve(t *testing.T, svc stratav1.LLMServiceServer) string {
@@ -58,15 +69,17 @@ func TestRetries(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name      string
-		script    []codes.Code
+		script    []reply
 		wantCode  codes.Code
 		wantCalls int
 	}{
-		{"a replica going away is retried", []codes.Code{codes.Unavailable, codes.Unavailable}, codes.OK, 3},
-		{"a replica at its limit is retried", []codes.Code{codes.ResourceExhausted}, codes.OK, 2},
-		{"a bad request is not", []codes.Code{codes.InvalidArgument}, codes.InvalidArgument, 1},
-		{"nor an internal error", []codes.Code{codes.Internal}, codes.Internal, 1},
-		{"retries end", []codes.Code{codes.Unavailable, codes.Unavailable, codes.Unavailable, codes.Unavailable, codes.Unavailable}, codes.Unavailable, 4},
+		{"a replica going away is retried", []reply{{code: codes.Unavailable}, {code: codes.Unavailable}}, codes.OK, 3},
+		{"a replica at its limit is retried", []reply{{code: codes.ResourceExhausted, reason: "OVERLOADED"}}, codes.OK, 2},
+		{"bedrock throttling, already retried by strata, is not", []reply{{code: codes.ResourceExhausted, reason: "BEDROCK_THROTTLED"}}, codes.ResourceExhausted, 1},
+		{"an open circuit is not", []reply{{code: codes.Unavailable, reason: "CIRCUIT_OPEN"}}, codes.Unavailable, 1},
+		{"a bad request is not", []reply{{code: codes.InvalidArgument}}, codes.InvalidArgument, 1},
+		{"nor an internal error", []reply{{code: codes.Internal}}, codes.Internal, 1},
+		{"retries end", []reply{{code: codes.Unavailable}, {code: codes.Unavailable}, {code: codes.Unavailable}, {code: codes.Unavailable}, {code: codes.Unavailable}}, codes.Unavailable, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
