@@ -103,7 +103,10 @@ func acquire(ctx context.Context, lims []*limiter, estimate int) (settle func(us
 	if len(lims) == 0 {
 		return func(int64) {}, nil
 	}
-	var held []*limiter
+	var (
+		held     []*limiter
+		reserved []*rate.Reservation // turns taken, given back if a later limiter refuses
+	)
 	release := func() {
 		for _, lim := range held {
 			if lim.slots != nil {
@@ -111,21 +114,32 @@ func acquire(ctx context.Context, lims []*limiter, estimate int) (settle func(us
 			}
 		}
 	}
+	refuse := func(err error) (func(int64), error) {
+		for _, r := range reserved {
+			r.Cancel()
+		}
+		release()
+		return nil, err
+	}
 	for _, lim := range lims {
 		if lim.slots != nil {
 			if err := takeSlot(ctx, lim); err != nil {
-				release()
-				return nil, err
+				return refuse(err)
 			}
 		}
 		held = append(held, lim)
-		if err := wait(ctx, lim, lim.requests, 1, "requests per minute"); err != nil {
-			release()
-			return nil, err
-		}
-		if err := wait(ctx, lim, lim.tokens, estimate, "tokens per minute"); err != nil {
-			release()
-			return nil, err
+		for _, b := range []struct {
+			bucket *rate.Limiter
+			n      int
+			what   string
+		}{{lim.requests, 1, "requests per minute"}, {lim.tokens, estimate, "tokens per minute"}} {
+			r, err := wait(ctx, lim, b.bucket, b.n, b.what)
+			if err != nil {
+				return refuse(err)
+			}
+			if r != nil {
+				reserved = append(reserved, r)
+			}
 		}
 	}
 	return func(used int64) {
@@ -165,29 +179,30 @@ func takeSlot(ctx context.Context, lim *limiter) error {
 	}
 }
 
-// wait takes n from bucket, sleeping for it unless that would end past ctx's deadline.
-func wait(ctx context.Context, lim *limiter, bucket *rate.Limiter, n int, what string) error {
+// wait takes n from bucket, sleeping for it unless that would end past ctx's deadline, and
+// returns the turn taken (nil without a bucket).
+func wait(ctx context.Context, lim *limiter, bucket *rate.Limiter, n int, what string) (*rate.Reservation, error) {
 	if bucket == nil || n <= 0 {
-		return nil
+		return nil, nil
 	}
 	n = min(n, bucket.Burst()) // a call larger than a minute's quota waits a whole minute, not forever
 	r := bucket.ReserveN(time.Now(), n)
 	delay := r.Delay()
 	if delay == 0 {
-		return nil
+		return r, nil
 	}
 	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
 		r.Cancel()
-		return overLimit(lim, what, delay)
+		return nil, overLimit(lim, what, delay)
 	}
 	t := time.NewTimer(delay)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return nil
+		return r, nil
 	case <-ctx.Done():
 		r.Cancel()
-		return overLimit(lim, what, delay)
+		return nil, overLimit(lim, what, delay)
 	}
 }
 

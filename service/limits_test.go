@@ -81,3 +81,27 @@ func TestLimitTokensSettledWithUsage(t *testing.T) {
 		t.Errorf("after a call that used the minute's tokens: %v, want RESOURCE_EXHAUSTED", err)
 	}
 }
+
+// TestLimitRefusalGivesTurnsBack: a call refused by a later limiter gives back the turns it took
+// at the earlier ones, so a refused call costs no one a turn.
+func TestLimitRefusalGivesTurnsBack(t *testing.T) {
+	t.Parallel()
+	model := newLimiter("model m", Limit{RequestsPerMinute: 60}) // one a second
+	route := newLimiter("tag map entry x", Limit{Concurrency: 1})
+	holdRoute, err := acquire(context.Background(), []*limiter{route}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := acquire(short, []*limiter{model, route}, 1); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("refused by the route: %v", err)
+	}
+	holdRoute(1)
+	start := time.Now()
+	settle, err := acquire(context.Background(), []*limiter{model}, 1)
+	if err != nil || time.Since(start) > 200*time.Millisecond {
+		t.Fatalf("the model's turn after a refused call: %v after %v; want it at once", err, time.Since(start))
+	}
+	settle(1)
+}

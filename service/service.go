@@ -389,7 +389,17 @@ func (s *Service) withFallbacks(ctx context.Context, p *preparedChat, upstream f
 			s.breakers.release(circuit) // a probe that never went upstream learnt nothing
 			return 0, err
 		}
-		n, err := upstream(req)
+		var n int
+		func() {
+			defer func() {
+				if r := recover(); r != nil { // give back the slot and the probe, then let it go on
+					settle(0)
+					s.breakers.release(circuit)
+					panic(r)
+				}
+			}()
+			n, err = upstream(req)
+		}()
 		s.breakers.record(circuit, err)
 		if err != nil {
 			settle(0)
