@@ -105,7 +105,7 @@ func acquire(ctx context.Context, lims []*limiter, estimate int) (settle func(us
 	}
 	var (
 		held     []*limiter
-		reserved []*rate.Reservation // turns taken, given back if a later limiter refuses
+		reserved []turn // turns taken, given back if a later limiter refuses
 	)
 	release := func() {
 		for _, lim := range held {
@@ -116,11 +116,12 @@ func acquire(ctx context.Context, lims []*limiter, estimate int) (settle func(us
 	}
 	refuse := func(err error) (func(int64), error) {
 		for _, r := range reserved {
-			r.Cancel()
+			r.CancelAt(r.at) // at the time it was taken, so even a turn due at once is given back
 		}
 		release()
 		return nil, err
 	}
+	// Slots first, for every limiter: a call refused for want of one has taken no turn anywhere.
 	for _, lim := range lims {
 		if lim.slots != nil {
 			if err := takeSlot(ctx, lim); err != nil {
@@ -128,6 +129,8 @@ func acquire(ctx context.Context, lims []*limiter, estimate int) (settle func(us
 			}
 		}
 		held = append(held, lim)
+	}
+	for _, lim := range lims {
 		for _, b := range []struct {
 			bucket *rate.Limiter
 			n      int
@@ -137,7 +140,7 @@ func acquire(ctx context.Context, lims []*limiter, estimate int) (settle func(us
 			if err != nil {
 				return refuse(err)
 			}
-			if r != nil {
+			if r.Reservation != nil {
 				reserved = append(reserved, r)
 			}
 		}
@@ -179,21 +182,28 @@ func takeSlot(ctx context.Context, lim *limiter) error {
 	}
 }
 
+// turn is a reservation and when it was made.
+type turn struct {
+	*rate.Reservation
+	at time.Time
+}
+
 // wait takes n from bucket, sleeping for it unless that would end past ctx's deadline, and
-// returns the turn taken (nil without a bucket).
-func wait(ctx context.Context, lim *limiter, bucket *rate.Limiter, n int, what string) (*rate.Reservation, error) {
+// returns the turn taken (none without a bucket).
+func wait(ctx context.Context, lim *limiter, bucket *rate.Limiter, n int, what string) (turn, error) {
 	if bucket == nil || n <= 0 {
-		return nil, nil
+		return turn{}, nil
 	}
 	n = min(n, bucket.Burst()) // a call larger than a minute's quota waits a whole minute, not forever
-	r := bucket.ReserveN(time.Now(), n)
-	delay := r.Delay()
+	now := time.Now()
+	r := turn{bucket.ReserveN(now, n), now}
+	delay := r.DelayFrom(now)
 	if delay == 0 {
 		return r, nil
 	}
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
-		r.Cancel()
-		return nil, overLimit(lim, what, delay)
+	if deadline, ok := ctx.Deadline(); ok && deadline.Sub(now) < delay {
+		r.CancelAt(now)
+		return turn{}, overLimit(lim, what, delay)
 	}
 	t := time.NewTimer(delay)
 	defer t.Stop()
@@ -201,8 +211,8 @@ func wait(ctx context.Context, lim *limiter, bucket *rate.Limiter, n int, what s
 	case <-t.C:
 		return r, nil
 	case <-ctx.Done():
-		r.Cancel()
-		return nil, overLimit(lim, what, delay)
+		r.CancelAt(now)
+		return turn{}, overLimit(lim, what, delay)
 	}
 }
 

@@ -105,3 +105,27 @@ func TestLimitRefusalGivesTurnsBack(t *testing.T) {
 	}
 	settle(1)
 }
+
+// TestLimitRateRefusalGivesTurnsBack: refused by a later limiter's rate, a call gives back even
+// the turn it took at once at an earlier one.
+func TestLimitRateRefusalGivesTurnsBack(t *testing.T) {
+	t.Parallel()
+	model := newLimiter("model m", Limit{RequestsPerMinute: 60})
+	route := newLimiter("tag map entry x", Limit{RequestsPerMinute: 60})
+	settle, err := acquire(context.Background(), []*limiter{route}, 1) // the route's turn is taken for a second
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(1)
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := acquire(short, []*limiter{model, route}, 1); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("refused by the route's rate: %v", err)
+	}
+	start := time.Now()
+	settle, err = acquire(context.Background(), []*limiter{model}, 1)
+	if err != nil || time.Since(start) > 200*time.Millisecond {
+		t.Fatalf("the model's turn after a refused call: %v after %v; want it at once", err, time.Since(start))
+	}
+	settle(1)
+}
