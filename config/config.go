@@ -108,6 +108,28 @@ type LLM struct {
 	// allowed; default 20; at least RETRY_WAIT_SECONDS.
 	RetryMaxWait time.Duration `env:"RETRY_MAX_WAIT_SECONDS" envDefault:"20" min:"0" expect:"a number of seconds"`
 
+	// CacheBackend is the response cache: "none", or "memory" (in this process). Env
+	// CACHE_BACKEND; default "none".
+	CacheBackend string `env:"CACHE_BACKEND" envDefault:"none" oneof:"none,memory"`
+
+	// CacheTTL is how long a cached reply is served. Env CACHE_TTL, in seconds, fractions
+	// allowed; default 3600.
+	CacheTTL time.Duration `env:"CACHE_TTL" envDefault:"3600" min:"0" expect:"a number of seconds"`
+
+	// CacheMaxEntries bounds the memory cache's replies. Env CACHE_MAX_ENTRIES; default 10000.
+	CacheMaxEntries int `env:"CACHE_MAX_ENTRIES" envDefault:"10000" min:"1"`
+
+	// CacheMaxBytes bounds the memory cache's bytes. Env CACHE_MAX_BYTES; default 67108864 (64 MiB).
+	CacheMaxBytes int `env:"CACHE_MAX_BYTES" envDefault:"67108864" min:"1024"`
+
+	// UseChatCache reads chat replies from the cache (RD-Agent's use_chat_cache), when
+	// CACHE_BACKEND is set. Env USE_CHAT_CACHE; default true.
+	UseChatCache bool `env:"USE_CHAT_CACHE" envDefault:"true"`
+
+	// DumpChatCache writes chat replies to the cache (RD-Agent's dump_chat_cache), when
+	// CACHE_BACKEND is set. Env DUMP_CHAT_CACHE; default true.
+	DumpChatCache bool `env:"DUMP_CHAT_CACHE" envDefault:"true"`
+
 	// ModelLimits are limits per model: calls at once, requests and tokens per minute, to stay
 	// within Bedrock's quotas. Env MODEL_LIMITS; default none. See [ModelLimits].
 	ModelLimits ModelLimits `env:"MODEL_LIMITS"`

@@ -15,6 +15,7 @@ import (
 
 	"github.com/strata-gateway/strata/backend"
 	"github.com/strata-gateway/strata/backend/bedrock"
+	"github.com/strata-gateway/strata/cache"
 	"github.com/strata-gateway/strata/catalog"
 	"github.com/strata-gateway/strata/config"
 	"github.com/strata-gateway/strata/emulator"
@@ -184,6 +185,7 @@ func build(ctx context.Context, cfg *config.Config, backendKind string, log *slo
 		Retry:           service.RetryPolicy{MaxAttempts: cfg.LLM.MaxRetry, BaseWait: cfg.LLM.RetryWait, MaxWait: cfg.LLM.RetryMaxWait},
 		Breaker:         service.BreakerOptions{Failures: cfg.LLM.CircuitBreakerFailures, Cooldown: cfg.LLM.CircuitBreakerCooldown},
 		ModelLimits:     modelLimits(cfg.LLM.ModelLimits),
+		Cache:           chatCache(cfg.LLM),
 		EmbedMaxBatch:   cfg.LLM.EmbeddingMaxStrNum,
 		UpstreamTimeout: cfg.Pool.UpstreamTimeout,
 		LogContent:      cfg.LLM.LogChatContent,
@@ -238,4 +240,15 @@ func modelLimits(m config.ModelLimits) map[string]service.Limit {
 		out[id] = service.Limit(l)
 	}
 	return out
+}
+
+// chatCache builds the response cache CACHE_BACKEND names.
+func chatCache(llm config.LLM) service.CacheOptions {
+	if llm.CacheBackend != "memory" {
+		return service.CacheOptions{}
+	}
+	return service.CacheOptions{
+		Store: cache.NewMemory(llm.CacheMaxEntries, int64(llm.CacheMaxBytes), nil),
+		TTL:   llm.CacheTTL, Read: llm.UseChatCache, Write: llm.DumpChatCache,
+	}
 }

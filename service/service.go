@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/strata-gateway/strata/backend"
+	"github.com/strata-gateway/strata/cache"
 	"github.com/strata-gateway/strata/catalog"
 	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
 )
@@ -43,6 +44,8 @@ type Options struct {
 	Health *HealthChecker
 	// Breaker opens a model's circuit after repeated failures; zero Failures turns it off.
 	Breaker BreakerOptions
+	// Cache is the response cache; its nil Store turns it off.
+	Cache CacheOptions
 	// ModelLimits are limits per model id (as called, or the foundation id, which covers every
 	// profile of the model); tag map entries carry their own.
 	ModelLimits map[string]Limit
@@ -63,6 +66,8 @@ type Service struct {
 	breakers *breakers
 	// limits hold the per-model and per-tag limiters.
 	limits *limits
+	// flights makes identical cache misses one upstream call.
+	flights cache.Group
 }
 
 // New builds the service.
@@ -323,6 +328,14 @@ func (s *Service) Chat(ctx context.Context, req *stratav1.ChatRequest) (*stratav
 		return nil, err
 	}
 	rec.routed(p)
+	if s.opts.Cache.Store == nil {
+		return s.chatUpstream(ctx, req, p, rec, start)
+	}
+	return s.chatCached(ctx, req, p, rec, start)
+}
+
+// chatUpstream serves a Chat from Bedrock.
+func (s *Service) chatUpstream(ctx context.Context, req *stratav1.ChatRequest, p *preparedChat, rec *callRecord, start time.Time) (*stratav1.ChatResponse, error) {
 	var resp *backend.ChatResponse
 	attempts, fellBack, err := s.withFallbacks(ctx, p, func(req *backend.ChatRequest) (int, error) {
 		r, n, err := s.chatOnce(ctx, req)

@@ -286,6 +286,59 @@ func (ReasoningEffort) EnumDescriptor() ([]byte, []int) {
 	return file_strata_v1_llm_proto_rawDescGZIP(), []int{3}
 }
 
+// CacheMode is how a call uses the response cache.
+type CacheMode int32
+
+const (
+	// CACHE_MODE_UNSPECIFIED reads a cached reply when there is one, and stores a new one.
+	CacheMode_CACHE_MODE_UNSPECIFIED CacheMode = 0
+	// CACHE_MODE_BYPASS does not read the cache (the reply is still stored).
+	CacheMode_CACHE_MODE_BYPASS CacheMode = 1
+	// CACHE_MODE_NO_STORE does not store the reply (a cached one is still read).
+	CacheMode_CACHE_MODE_NO_STORE CacheMode = 2
+)
+
+// Enum value maps for CacheMode.
+var (
+	CacheMode_name = map[int32]string{
+		0: "CACHE_MODE_UNSPECIFIED",
+		1: "CACHE_MODE_BYPASS",
+		2: "CACHE_MODE_NO_STORE",
+	}
+	CacheMode_value = map[string]int32{
+		"CACHE_MODE_UNSPECIFIED": 0,
+		"CACHE_MODE_BYPASS":      1,
+		"CACHE_MODE_NO_STORE":    2,
+	}
+)
+
+func (x CacheMode) Enum() *CacheMode {
+	p := new(CacheMode)
+	*p = x
+	return p
+}
+
+func (x CacheMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CacheMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_v1_llm_proto_enumTypes[4].Descriptor()
+}
+
+func (CacheMode) Type() protoreflect.EnumType {
+	return &file_strata_v1_llm_proto_enumTypes[4]
+}
+
+func (x CacheMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CacheMode.Descriptor instead.
+func (CacheMode) EnumDescriptor() ([]byte, []int) {
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{4}
+}
+
 // ServiceTier is Bedrock's processing tier.
 type ServiceTier int32
 
@@ -327,11 +380,11 @@ func (x ServiceTier) String() string {
 }
 
 func (ServiceTier) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_v1_llm_proto_enumTypes[4].Descriptor()
+	return file_strata_v1_llm_proto_enumTypes[5].Descriptor()
 }
 
 func (ServiceTier) Type() protoreflect.EnumType {
-	return &file_strata_v1_llm_proto_enumTypes[4]
+	return &file_strata_v1_llm_proto_enumTypes[5]
 }
 
 func (x ServiceTier) Number() protoreflect.EnumNumber {
@@ -340,7 +393,7 @@ func (x ServiceTier) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ServiceTier.Descriptor instead.
 func (ServiceTier) EnumDescriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{4}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{5}
 }
 
 // StopReason says why the model stopped.
@@ -396,11 +449,11 @@ func (x StopReason) String() string {
 }
 
 func (StopReason) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_v1_llm_proto_enumTypes[5].Descriptor()
+	return file_strata_v1_llm_proto_enumTypes[6].Descriptor()
 }
 
 func (StopReason) Type() protoreflect.EnumType {
-	return &file_strata_v1_llm_proto_enumTypes[5]
+	return &file_strata_v1_llm_proto_enumTypes[6]
 }
 
 func (x StopReason) Number() protoreflect.EnumNumber {
@@ -409,7 +462,7 @@ func (x StopReason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use StopReason.Descriptor instead.
 func (StopReason) EnumDescriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{5}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{6}
 }
 
 // InputType tells an embedding model how the text will be used.
@@ -457,11 +510,11 @@ func (x InputType) String() string {
 }
 
 func (InputType) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_v1_llm_proto_enumTypes[6].Descriptor()
+	return file_strata_v1_llm_proto_enumTypes[7].Descriptor()
 }
 
 func (InputType) Type() protoreflect.EnumType {
-	return &file_strata_v1_llm_proto_enumTypes[6]
+	return &file_strata_v1_llm_proto_enumTypes[7]
 }
 
 func (x InputType) Number() protoreflect.EnumNumber {
@@ -470,7 +523,7 @@ func (x InputType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use InputType.Descriptor instead.
 func (InputType) EnumDescriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{6}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{7}
 }
 
 // HealthStatus is the result of a check.
@@ -514,11 +567,11 @@ func (x HealthStatus) String() string {
 }
 
 func (HealthStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_v1_llm_proto_enumTypes[7].Descriptor()
+	return file_strata_v1_llm_proto_enumTypes[8].Descriptor()
 }
 
 func (HealthStatus) Type() protoreflect.EnumType {
-	return &file_strata_v1_llm_proto_enumTypes[7]
+	return &file_strata_v1_llm_proto_enumTypes[8]
 }
 
 func (x HealthStatus) Number() protoreflect.EnumNumber {
@@ -527,7 +580,7 @@ func (x HealthStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use HealthStatus.Descriptor instead.
 func (HealthStatus) EnumDescriptor() ([]byte, []int) {
-	return file_strata_v1_llm_proto_rawDescGZIP(), []int{7}
+	return file_strata_v1_llm_proto_rawDescGZIP(), []int{8}
 }
 
 // Mode is how the model chooses.
@@ -575,11 +628,11 @@ func (x ToolChoice_Mode) String() string {
 }
 
 func (ToolChoice_Mode) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_v1_llm_proto_enumTypes[8].Descriptor()
+	return file_strata_v1_llm_proto_enumTypes[9].Descriptor()
 }
 
 func (ToolChoice_Mode) Type() protoreflect.EnumType {
-	return &file_strata_v1_llm_proto_enumTypes[8]
+	return &file_strata_v1_llm_proto_enumTypes[9]
 }
 
 func (x ToolChoice_Mode) Number() protoreflect.EnumNumber {
@@ -632,11 +685,11 @@ func (x ResponseFormat_Type) String() string {
 }
 
 func (ResponseFormat_Type) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_v1_llm_proto_enumTypes[9].Descriptor()
+	return file_strata_v1_llm_proto_enumTypes[10].Descriptor()
 }
 
 func (ResponseFormat_Type) Type() protoreflect.EnumType {
-	return &file_strata_v1_llm_proto_enumTypes[9]
+	return &file_strata_v1_llm_proto_enumTypes[10]
 }
 
 func (x ResponseFormat_Type) Number() protoreflect.EnumNumber {
@@ -1505,8 +1558,13 @@ type ChatRequest struct {
 	// additional_model_request_fields is sent to Bedrock as additionalModelRequestFields, over
 	// what Strata sets itself: the escape hatch to a model's native parameters.
 	AdditionalModelRequestFields *structpb.Struct `protobuf:"bytes,17,opt,name=additional_model_request_fields,json=additionalModelRequestFields,proto3" json:"additional_model_request_fields,omitempty"`
-	unknownFields                protoimpl.UnknownFields
-	sizeCache                    protoimpl.SizeCache
+	// cache says how this call uses Strata's response cache (CACHE_BACKEND), when one is on.
+	Cache CacheMode `protobuf:"varint,18,opt,name=cache,proto3,enum=strata.v1.CacheMode" json:"cache,omitempty"`
+	// seed tells otherwise identical requests apart in the response cache (RD-Agent's chat_seed):
+	// a different seed is a different entry. Bedrock itself takes no seed.
+	Seed          *int64 `protobuf:"varint,19,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ChatRequest) Reset() {
@@ -1656,6 +1714,20 @@ func (x *ChatRequest) GetAdditionalModelRequestFields() *structpb.Struct {
 		return x.AdditionalModelRequestFields
 	}
 	return nil
+}
+
+func (x *ChatRequest) GetCache() CacheMode {
+	if x != nil {
+		return x.Cache
+	}
+	return CacheMode_CACHE_MODE_UNSPECIFIED
+}
+
+func (x *ChatRequest) GetSeed() int64 {
+	if x != nil && x.Seed != nil {
+		return *x.Seed
+	}
+	return 0
 }
 
 // Guardrail names a Bedrock guardrail to apply.
@@ -3630,7 +3702,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\tMODE_AUTO\x10\x01\x12\f\n" +
 	"\bMODE_ANY\x10\x02\x12\r\n" +
 	"\tMODE_NONE\x10\x03\x12\r\n" +
-	"\tMODE_TOOL\x10\x04\"\x90\a\n" +
+	"\tMODE_TOOL\x10\x04\"\xde\a\n" +
 	"\vChatRequest\x12\x10\n" +
 	"\x03tag\x18\x01 \x01(\tR\x03tag\x12\x14\n" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12.\n" +
@@ -3651,14 +3723,17 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\fservice_tier\x18\x0e \x01(\x0e2\x16.strata.v1.ServiceTierR\vserviceTier\x12+\n" +
 	"\x11latency_optimized\x18\x0f \x01(\bR\x10latencyOptimized\x122\n" +
 	"\tguardrail\x18\x10 \x01(\v2\x14.strata.v1.GuardrailR\tguardrail\x12^\n" +
-	"\x1fadditional_model_request_fields\x18\x11 \x01(\v2\x17.google.protobuf.StructR\x1cadditionalModelRequestFields\x1a;\n" +
+	"\x1fadditional_model_request_fields\x18\x11 \x01(\v2\x17.google.protobuf.StructR\x1cadditionalModelRequestFields\x12*\n" +
+	"\x05cache\x18\x12 \x01(\x0e2\x14.strata.v1.CacheModeR\x05cache\x12\x17\n" +
+	"\x04seed\x18\x13 \x01(\x03H\x04R\x04seed\x88\x01\x01\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0e\n" +
 	"\f_temperatureB\r\n" +
 	"\v_max_tokensB\b\n" +
 	"\x06_top_pB\b\n" +
-	"\x06_top_k\"K\n" +
+	"\x06_top_kB\a\n" +
+	"\x05_seed\"K\n" +
 	"\tGuardrail\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
@@ -3848,7 +3923,11 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\x15REASONING_EFFORT_NONE\x10\x01\x12\x18\n" +
 	"\x14REASONING_EFFORT_LOW\x10\x02\x12\x1b\n" +
 	"\x17REASONING_EFFORT_MEDIUM\x10\x03\x12\x19\n" +
-	"\x15REASONING_EFFORT_HIGH\x10\x04*w\n" +
+	"\x15REASONING_EFFORT_HIGH\x10\x04*W\n" +
+	"\tCacheMode\x12\x1a\n" +
+	"\x16CACHE_MODE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11CACHE_MODE_BYPASS\x10\x01\x12\x17\n" +
+	"\x13CACHE_MODE_NO_STORE\x10\x02*w\n" +
 	"\vServiceTier\x12\x1c\n" +
 	"\x18SERVICE_TIER_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14SERVICE_TIER_DEFAULT\x10\x01\x12\x19\n" +
@@ -3897,120 +3976,122 @@ func file_strata_v1_llm_proto_rawDescGZIP() []byte {
 	return file_strata_v1_llm_proto_rawDescData
 }
 
-var file_strata_v1_llm_proto_enumTypes = make([]protoimpl.EnumInfo, 10)
+var file_strata_v1_llm_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
 var file_strata_v1_llm_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_strata_v1_llm_proto_goTypes = []any{
 	(Role)(0),                   // 0: strata.v1.Role
 	(ImageFormat)(0),            // 1: strata.v1.ImageFormat
 	(DocumentFormat)(0),         // 2: strata.v1.DocumentFormat
 	(ReasoningEffort)(0),        // 3: strata.v1.ReasoningEffort
-	(ServiceTier)(0),            // 4: strata.v1.ServiceTier
-	(StopReason)(0),             // 5: strata.v1.StopReason
-	(InputType)(0),              // 6: strata.v1.InputType
-	(HealthStatus)(0),           // 7: strata.v1.HealthStatus
-	(ToolChoice_Mode)(0),        // 8: strata.v1.ToolChoice.Mode
-	(ResponseFormat_Type)(0),    // 9: strata.v1.ResponseFormat.Type
-	(*CountTokensResponse)(nil), // 10: strata.v1.CountTokensResponse
-	(*Message)(nil),             // 11: strata.v1.Message
-	(*Part)(nil),                // 12: strata.v1.Part
-	(*CachePoint)(nil),          // 13: strata.v1.CachePoint
-	(*Image)(nil),               // 14: strata.v1.Image
-	(*Document)(nil),            // 15: strata.v1.Document
-	(*ToolCall)(nil),            // 16: strata.v1.ToolCall
-	(*ToolResult)(nil),          // 17: strata.v1.ToolResult
-	(*Reasoning)(nil),           // 18: strata.v1.Reasoning
-	(*Tool)(nil),                // 19: strata.v1.Tool
-	(*ToolChoice)(nil),          // 20: strata.v1.ToolChoice
-	(*ChatRequest)(nil),         // 21: strata.v1.ChatRequest
-	(*Guardrail)(nil),           // 22: strata.v1.Guardrail
-	(*ResponseFormat)(nil),      // 23: strata.v1.ResponseFormat
-	(*PartialUsage)(nil),        // 24: strata.v1.PartialUsage
-	(*Usage)(nil),               // 25: strata.v1.Usage
-	(*ChatResponse)(nil),        // 26: strata.v1.ChatResponse
-	(*ChatStreamResponse)(nil),  // 27: strata.v1.ChatStreamResponse
-	(*StreamStart)(nil),         // 28: strata.v1.StreamStart
-	(*StreamDelta)(nil),         // 29: strata.v1.StreamDelta
-	(*ToolCallDelta)(nil),       // 30: strata.v1.ToolCallDelta
-	(*StreamEnd)(nil),           // 31: strata.v1.StreamEnd
-	(*EmbedRequest)(nil),        // 32: strata.v1.EmbedRequest
-	(*Embedding)(nil),           // 33: strata.v1.Embedding
-	(*EmbedResponse)(nil),       // 34: strata.v1.EmbedResponse
-	(*ListModelsRequest)(nil),   // 35: strata.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),  // 36: strata.v1.ListModelsResponse
-	(*Circuit)(nil),             // 37: strata.v1.Circuit
-	(*Route)(nil),               // 38: strata.v1.Route
-	(*Price)(nil),               // 39: strata.v1.Price
-	(*ModelInfo)(nil),           // 40: strata.v1.ModelInfo
-	(*HealthCheckRequest)(nil),  // 41: strata.v1.HealthCheckRequest
-	(*HealthCheckResponse)(nil), // 42: strata.v1.HealthCheckResponse
-	(*Check)(nil),               // 43: strata.v1.Check
-	nil,                         // 44: strata.v1.ChatRequest.MetadataEntry
-	(*structpb.Struct)(nil),     // 45: google.protobuf.Struct
+	(CacheMode)(0),              // 4: strata.v1.CacheMode
+	(ServiceTier)(0),            // 5: strata.v1.ServiceTier
+	(StopReason)(0),             // 6: strata.v1.StopReason
+	(InputType)(0),              // 7: strata.v1.InputType
+	(HealthStatus)(0),           // 8: strata.v1.HealthStatus
+	(ToolChoice_Mode)(0),        // 9: strata.v1.ToolChoice.Mode
+	(ResponseFormat_Type)(0),    // 10: strata.v1.ResponseFormat.Type
+	(*CountTokensResponse)(nil), // 11: strata.v1.CountTokensResponse
+	(*Message)(nil),             // 12: strata.v1.Message
+	(*Part)(nil),                // 13: strata.v1.Part
+	(*CachePoint)(nil),          // 14: strata.v1.CachePoint
+	(*Image)(nil),               // 15: strata.v1.Image
+	(*Document)(nil),            // 16: strata.v1.Document
+	(*ToolCall)(nil),            // 17: strata.v1.ToolCall
+	(*ToolResult)(nil),          // 18: strata.v1.ToolResult
+	(*Reasoning)(nil),           // 19: strata.v1.Reasoning
+	(*Tool)(nil),                // 20: strata.v1.Tool
+	(*ToolChoice)(nil),          // 21: strata.v1.ToolChoice
+	(*ChatRequest)(nil),         // 22: strata.v1.ChatRequest
+	(*Guardrail)(nil),           // 23: strata.v1.Guardrail
+	(*ResponseFormat)(nil),      // 24: strata.v1.ResponseFormat
+	(*PartialUsage)(nil),        // 25: strata.v1.PartialUsage
+	(*Usage)(nil),               // 26: strata.v1.Usage
+	(*ChatResponse)(nil),        // 27: strata.v1.ChatResponse
+	(*ChatStreamResponse)(nil),  // 28: strata.v1.ChatStreamResponse
+	(*StreamStart)(nil),         // 29: strata.v1.StreamStart
+	(*StreamDelta)(nil),         // 30: strata.v1.StreamDelta
+	(*ToolCallDelta)(nil),       // 31: strata.v1.ToolCallDelta
+	(*StreamEnd)(nil),           // 32: strata.v1.StreamEnd
+	(*EmbedRequest)(nil),        // 33: strata.v1.EmbedRequest
+	(*Embedding)(nil),           // 34: strata.v1.Embedding
+	(*EmbedResponse)(nil),       // 35: strata.v1.EmbedResponse
+	(*ListModelsRequest)(nil),   // 36: strata.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),  // 37: strata.v1.ListModelsResponse
+	(*Circuit)(nil),             // 38: strata.v1.Circuit
+	(*Route)(nil),               // 39: strata.v1.Route
+	(*Price)(nil),               // 40: strata.v1.Price
+	(*ModelInfo)(nil),           // 41: strata.v1.ModelInfo
+	(*HealthCheckRequest)(nil),  // 42: strata.v1.HealthCheckRequest
+	(*HealthCheckResponse)(nil), // 43: strata.v1.HealthCheckResponse
+	(*Check)(nil),               // 44: strata.v1.Check
+	nil,                         // 45: strata.v1.ChatRequest.MetadataEntry
+	(*structpb.Struct)(nil),     // 46: google.protobuf.Struct
 }
 var file_strata_v1_llm_proto_depIdxs = []int32{
 	0,  // 0: strata.v1.Message.role:type_name -> strata.v1.Role
-	12, // 1: strata.v1.Message.parts:type_name -> strata.v1.Part
-	14, // 2: strata.v1.Part.image:type_name -> strata.v1.Image
-	15, // 3: strata.v1.Part.document:type_name -> strata.v1.Document
-	16, // 4: strata.v1.Part.tool_call:type_name -> strata.v1.ToolCall
-	17, // 5: strata.v1.Part.tool_result:type_name -> strata.v1.ToolResult
-	18, // 6: strata.v1.Part.reasoning:type_name -> strata.v1.Reasoning
-	13, // 7: strata.v1.Part.cache_point:type_name -> strata.v1.CachePoint
+	13, // 1: strata.v1.Message.parts:type_name -> strata.v1.Part
+	15, // 2: strata.v1.Part.image:type_name -> strata.v1.Image
+	16, // 3: strata.v1.Part.document:type_name -> strata.v1.Document
+	17, // 4: strata.v1.Part.tool_call:type_name -> strata.v1.ToolCall
+	18, // 5: strata.v1.Part.tool_result:type_name -> strata.v1.ToolResult
+	19, // 6: strata.v1.Part.reasoning:type_name -> strata.v1.Reasoning
+	14, // 7: strata.v1.Part.cache_point:type_name -> strata.v1.CachePoint
 	1,  // 8: strata.v1.Image.format:type_name -> strata.v1.ImageFormat
 	2,  // 9: strata.v1.Document.format:type_name -> strata.v1.DocumentFormat
-	45, // 10: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
-	45, // 11: strata.v1.ToolResult.json:type_name -> google.protobuf.Struct
-	45, // 12: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
-	8,  // 13: strata.v1.ToolChoice.mode:type_name -> strata.v1.ToolChoice.Mode
-	11, // 14: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
+	46, // 10: strata.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
+	46, // 11: strata.v1.ToolResult.json:type_name -> google.protobuf.Struct
+	46, // 12: strata.v1.Tool.input_schema:type_name -> google.protobuf.Struct
+	9,  // 13: strata.v1.ToolChoice.mode:type_name -> strata.v1.ToolChoice.Mode
+	12, // 14: strata.v1.ChatRequest.messages:type_name -> strata.v1.Message
 	3,  // 15: strata.v1.ChatRequest.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	19, // 16: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
-	20, // 17: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
-	44, // 18: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
-	23, // 19: strata.v1.ChatRequest.response_format:type_name -> strata.v1.ResponseFormat
-	4,  // 20: strata.v1.ChatRequest.service_tier:type_name -> strata.v1.ServiceTier
-	22, // 21: strata.v1.ChatRequest.guardrail:type_name -> strata.v1.Guardrail
-	45, // 22: strata.v1.ChatRequest.additional_model_request_fields:type_name -> google.protobuf.Struct
-	9,  // 23: strata.v1.ResponseFormat.type:type_name -> strata.v1.ResponseFormat.Type
-	45, // 24: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
-	25, // 25: strata.v1.PartialUsage.usage:type_name -> strata.v1.Usage
-	11, // 26: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
-	5,  // 27: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
-	25, // 28: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
-	28, // 29: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
-	29, // 30: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
-	31, // 31: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
-	30, // 32: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
-	5,  // 33: strata.v1.StreamEnd.stop_reason:type_name -> strata.v1.StopReason
-	25, // 34: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
-	6,  // 35: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
-	33, // 36: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
-	25, // 37: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
-	38, // 38: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
-	40, // 39: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
-	37, // 40: strata.v1.ListModelsResponse.circuits:type_name -> strata.v1.Circuit
-	3,  // 41: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
-	39, // 42: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
-	7,  // 43: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
-	43, // 44: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
-	7,  // 45: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
-	21, // 46: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
-	21, // 47: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
-	32, // 48: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
-	35, // 49: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
-	41, // 50: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
-	21, // 51: strata.v1.LLMService.CountTokens:input_type -> strata.v1.ChatRequest
-	26, // 52: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
-	27, // 53: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
-	34, // 54: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
-	36, // 55: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
-	42, // 56: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
-	10, // 57: strata.v1.LLMService.CountTokens:output_type -> strata.v1.CountTokensResponse
-	52, // [52:58] is the sub-list for method output_type
-	46, // [46:52] is the sub-list for method input_type
-	46, // [46:46] is the sub-list for extension type_name
-	46, // [46:46] is the sub-list for extension extendee
-	0,  // [0:46] is the sub-list for field type_name
+	20, // 16: strata.v1.ChatRequest.tools:type_name -> strata.v1.Tool
+	21, // 17: strata.v1.ChatRequest.tool_choice:type_name -> strata.v1.ToolChoice
+	45, // 18: strata.v1.ChatRequest.metadata:type_name -> strata.v1.ChatRequest.MetadataEntry
+	24, // 19: strata.v1.ChatRequest.response_format:type_name -> strata.v1.ResponseFormat
+	5,  // 20: strata.v1.ChatRequest.service_tier:type_name -> strata.v1.ServiceTier
+	23, // 21: strata.v1.ChatRequest.guardrail:type_name -> strata.v1.Guardrail
+	46, // 22: strata.v1.ChatRequest.additional_model_request_fields:type_name -> google.protobuf.Struct
+	4,  // 23: strata.v1.ChatRequest.cache:type_name -> strata.v1.CacheMode
+	10, // 24: strata.v1.ResponseFormat.type:type_name -> strata.v1.ResponseFormat.Type
+	46, // 25: strata.v1.ResponseFormat.schema:type_name -> google.protobuf.Struct
+	26, // 26: strata.v1.PartialUsage.usage:type_name -> strata.v1.Usage
+	12, // 27: strata.v1.ChatResponse.message:type_name -> strata.v1.Message
+	6,  // 28: strata.v1.ChatResponse.stop_reason:type_name -> strata.v1.StopReason
+	26, // 29: strata.v1.ChatResponse.usage:type_name -> strata.v1.Usage
+	29, // 30: strata.v1.ChatStreamResponse.start:type_name -> strata.v1.StreamStart
+	30, // 31: strata.v1.ChatStreamResponse.delta:type_name -> strata.v1.StreamDelta
+	32, // 32: strata.v1.ChatStreamResponse.end:type_name -> strata.v1.StreamEnd
+	31, // 33: strata.v1.StreamDelta.tool_call:type_name -> strata.v1.ToolCallDelta
+	6,  // 34: strata.v1.StreamEnd.stop_reason:type_name -> strata.v1.StopReason
+	26, // 35: strata.v1.StreamEnd.usage:type_name -> strata.v1.Usage
+	7,  // 36: strata.v1.EmbedRequest.input_type:type_name -> strata.v1.InputType
+	34, // 37: strata.v1.EmbedResponse.embeddings:type_name -> strata.v1.Embedding
+	26, // 38: strata.v1.EmbedResponse.usage:type_name -> strata.v1.Usage
+	39, // 39: strata.v1.ListModelsResponse.routes:type_name -> strata.v1.Route
+	41, // 40: strata.v1.ListModelsResponse.models:type_name -> strata.v1.ModelInfo
+	38, // 41: strata.v1.ListModelsResponse.circuits:type_name -> strata.v1.Circuit
+	3,  // 42: strata.v1.Route.reasoning_effort:type_name -> strata.v1.ReasoningEffort
+	40, // 43: strata.v1.ModelInfo.price:type_name -> strata.v1.Price
+	8,  // 44: strata.v1.HealthCheckResponse.status:type_name -> strata.v1.HealthStatus
+	44, // 45: strata.v1.HealthCheckResponse.checks:type_name -> strata.v1.Check
+	8,  // 46: strata.v1.Check.status:type_name -> strata.v1.HealthStatus
+	22, // 47: strata.v1.LLMService.Chat:input_type -> strata.v1.ChatRequest
+	22, // 48: strata.v1.LLMService.ChatStream:input_type -> strata.v1.ChatRequest
+	33, // 49: strata.v1.LLMService.Embed:input_type -> strata.v1.EmbedRequest
+	36, // 50: strata.v1.LLMService.ListModels:input_type -> strata.v1.ListModelsRequest
+	42, // 51: strata.v1.LLMService.HealthCheck:input_type -> strata.v1.HealthCheckRequest
+	22, // 52: strata.v1.LLMService.CountTokens:input_type -> strata.v1.ChatRequest
+	27, // 53: strata.v1.LLMService.Chat:output_type -> strata.v1.ChatResponse
+	28, // 54: strata.v1.LLMService.ChatStream:output_type -> strata.v1.ChatStreamResponse
+	35, // 55: strata.v1.LLMService.Embed:output_type -> strata.v1.EmbedResponse
+	37, // 56: strata.v1.LLMService.ListModels:output_type -> strata.v1.ListModelsResponse
+	43, // 57: strata.v1.LLMService.HealthCheck:output_type -> strata.v1.HealthCheckResponse
+	11, // 58: strata.v1.LLMService.CountTokens:output_type -> strata.v1.CountTokensResponse
+	53, // [53:59] is the sub-list for method output_type
+	47, // [47:53] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_strata_v1_llm_proto_init() }
@@ -4040,7 +4121,7 @@ func file_strata_v1_llm_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_v1_llm_proto_rawDesc), len(file_strata_v1_llm_proto_rawDesc)),
-			NumEnums:      10,
+			NumEnums:      11,
 			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -1,0 +1,126 @@
+package server
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/strata-gateway/strata/emulator"
+	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
+)
+
+// upstreamChats is how many Converse calls the emulator answered.
+func upstreamChats(t *testing.T, h *harness) int64 {
+	t.Helper()
+	return settledStats(t, h.emu).Count(emulator.OpConverse, "ok")
+}
+
+// TestChatCache: with the memory cache on, a repeated request is answered from it (cached, free,
+// its usage kept, no upstream call); a request that differs in anything that changes the answer
+// is a miss, one that differs only in tag or metadata a hit; bypass and no-store do what they
+// say; entries expire.
+func TestChatCache(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, map[string]string{"CACHE_BACKEND": "memory", "CACHE_TTL": "0.5",
+		"CHAT_MODEL_MAP": `{"a": {"model": "` + novaMicro + `"}, "b": {"model": "` + novaMicro + `"}}`})
+	base := func() *stratav1.ChatRequest {
+		return &stratav1.ChatRequest{Model: novaMicro, Temperature: proto.Float64(0.3), Messages: user("Name a river.")}
+	}
+	first, err := h.client.Chat(t.Context(), base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := h.client.Chat(t.Context(), base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.GetCached() || !second.GetCached() || second.GetCostUsd() != 0 || second.GetAttempts() != 0 ||
+		second.GetText() != first.GetText() || !proto.Equal(second.GetUsage(), first.GetUsage()) {
+		t.Errorf("first cached=%v; second cached=%v cost=%v attempts=%d usage=%v: want a free cached copy with the usage",
+			first.GetCached(), second.GetCached(), second.GetCostUsd(), second.GetAttempts(), second.GetUsage())
+	}
+	if n := upstreamChats(t, h); n != 1 {
+		t.Errorf("%d upstream calls, want 1", n)
+	}
+
+	tests := []struct {
+		name    string
+		edit    func(*stratav1.ChatRequest)
+		wantHit bool
+	}{
+		{"another temperature", func(r *stratav1.ChatRequest) { r.Temperature = proto.Float64(0.4) }, false},
+		{"another max_tokens", func(r *stratav1.ChatRequest) { r.MaxTokens = proto.Int32(50) }, false},
+		{"another message", func(r *stratav1.ChatRequest) { r.Messages = user("Name a mountain.") }, false},
+		{"another model", func(r *stratav1.ChatRequest) { r.Model = novaLite }, false},
+		{"a seed", func(r *stratav1.ChatRequest) { r.Seed = proto.Int64(7) }, false},
+		{"tools", func(r *stratav1.ChatRequest) { r.Tools = weatherTools }, false},
+		{"metadata only", func(r *stratav1.ChatRequest) { r.Metadata = map[string]string{"run": "42"} }, true},
+		{"a tag resolving to the same model and parameters", func(r *stratav1.ChatRequest) { r.Model, r.Tag = "", "b" }, true},
+	}
+	for _, tt := range tests {
+		req := base()
+		tt.edit(req)
+		resp, err := h.client.Chat(t.Context(), req)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if resp.GetCached() != tt.wantHit {
+			t.Errorf("%s: cached = %v, want %v", tt.name, resp.GetCached(), tt.wantHit)
+		}
+	}
+
+	// Bypass reads nothing, still stores; no-store reads, stores nothing.
+	bypass := base()
+	bypass.Cache = stratav1.CacheMode_CACHE_MODE_BYPASS
+	if resp, err := h.client.Chat(t.Context(), bypass); err != nil || resp.GetCached() {
+		t.Errorf("bypass: cached=%v, %v", resp.GetCached(), err)
+	}
+	fresh := base()
+	fresh.Messages = user("Name a lake.")
+	fresh.Cache = stratav1.CacheMode_CACHE_MODE_NO_STORE
+	if _, err := h.client.Chat(t.Context(), fresh); err != nil {
+		t.Fatal(err)
+	}
+	fresh.Cache = stratav1.CacheMode_CACHE_MODE_UNSPECIFIED
+	if resp, err := h.client.Chat(t.Context(), fresh); err != nil || resp.GetCached() {
+		t.Errorf("after a no-store call: cached=%v, %v; want a miss", resp.GetCached(), err)
+	}
+
+	time.Sleep(600 * time.Millisecond) // past CACHE_TTL
+	if resp, err := h.client.Chat(t.Context(), base()); err != nil || resp.GetCached() {
+		t.Errorf("after the TTL: cached=%v, %v; want a miss", resp.GetCached(), err)
+	}
+}
+
+// TestChatCacheSingleFlight: 100 identical requests at once make one upstream call; the others
+// get its reply, as cached.
+func TestChatCacheSingleFlight(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, map[string]string{"CACHE_BACKEND": "memory"})
+	if err := h.emu.SetFaults(emulator.Fault{Stall: 200 * time.Millisecond, Times: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	cached := 0
+	for range 100 {
+		wg.Go(func() {
+			resp, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{Model: novaMicro, Messages: user("the same question")})
+			if err != nil {
+				t.Errorf("Chat: %v", err)
+				return
+			}
+			mu.Lock()
+			if resp.GetCached() {
+				cached++
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if n := upstreamChats(t, h); n != 1 || cached != 99 {
+		t.Errorf("%d upstream calls, %d cached replies; want 1 and 99", n, cached)
+	}
+}

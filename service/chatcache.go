@@ -1,0 +1,137 @@
+package service
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/strata-gateway/strata/backend"
+	"github.com/strata-gateway/strata/cache"
+	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
+)
+
+// CacheOptions configure the response cache (issue 8). A nil Store turns it off.
+type CacheOptions struct {
+	Store cache.Store
+	// TTL is how long a reply is kept.
+	TTL time.Duration
+	// Read and Write say whether chat replies are read from and written to the cache
+	// (RD-Agent's USE_CHAT_CACHE and DUMP_CHAT_CACHE).
+	Read, Write bool
+}
+
+// chatKey is the cache key of a request: a hash of everything that changes the answer (the model
+// called, the conversation, the tools, every inference parameter, the response format, the
+// reasoning, the guardrail, the caller's seed) and of nothing that does not (the tag, metadata,
+// the order of keys inside a schema, which encoding/json sorts).
+func chatKey(req *backend.ChatRequest, seed *int64) string {
+	k := struct {
+		Version          int
+		Model, Region    string
+		System           []backend.Part
+		Messages         []backend.Message
+		MaxTokens        *int
+		Temperature      *float64
+		TopP             *float64
+		TopK             *int
+		Stop             []string
+		Effort           backend.Effort
+		ReasoningBudget  int
+		Tools            []backend.Tool
+		ToolChoice       backend.ToolChoice
+		Format           backend.ResponseFormat
+		Guardrail        *backend.Guardrail
+		AdditionalFields map[string]any
+		LatencyOptimized bool
+		Seed             *int64
+	}{
+		1, req.ModelID, req.Region, req.System, req.Messages, req.MaxTokens, req.Temperature, req.TopP, req.TopK, req.Stop,
+		req.Effort, req.ReasoningBudget, req.Tools, req.ToolChoice, req.Format, req.Guardrail, req.AdditionalFields,
+		req.LatencyOptimized, seed,
+	}
+	raw, err := json.Marshal(k)
+	if err != nil {
+		return "" // values decoded from protobuf always encode; an empty key is never cached
+	}
+	sum := sha256.Sum256(raw)
+	return "chat:" + hex.EncodeToString(sum[:])
+}
+
+// cacheable reports a reply worth keeping: a complete answer, not one a guardrail or a content
+// filter cut.
+func cacheable(resp *stratav1.ChatResponse) bool {
+	switch resp.GetStopReason() {
+	case stratav1.StopReason_STOP_REASON_GUARDRAIL_INTERVENED, stratav1.StopReason_STOP_REASON_CONTENT_FILTERED:
+		return false
+	}
+	return true
+}
+
+// chatCached serves a Chat from the cache when it holds the answer, else from Bedrock, storing
+// the reply. Identical misses at once make one upstream call (single flight); the callers that
+// waited for it get its reply as a cached one. A cache that fails is passed by, never failing the
+// call.
+func (s *Service) chatCached(ctx context.Context, req *stratav1.ChatRequest, p *preparedChat, rec *callRecord, start time.Time) (*stratav1.ChatResponse, error) {
+	c := s.opts.Cache
+	key := chatKey(p.req, req.Seed)
+	read := c.Read && req.GetCache() != stratav1.CacheMode_CACHE_MODE_BYPASS && key != ""
+	write := c.Write && req.GetCache() != stratav1.CacheMode_CACHE_MODE_NO_STORE && key != ""
+	if read {
+		if raw, ok, err := c.Store.Get(ctx, key); err != nil {
+			s.log.WarnContext(ctx, "the response cache failed: serving uncached", "error", err)
+		} else if ok {
+			var resp stratav1.ChatResponse
+			if err := proto.Unmarshal(raw, &resp); err == nil {
+				return s.fromCache(&resp, p, rec, start), nil
+			}
+		}
+	}
+	if !read {
+		resp, err := s.chatUpstream(ctx, req, p, rec, start)
+		if err == nil && write && cacheable(resp) {
+			s.store(ctx, key, resp)
+		}
+		return resp, err
+	}
+	v, shared, err := s.flights.Do(ctx, key, func() (any, error) {
+		resp, err := s.chatUpstream(ctx, req, p, rec, start)
+		if err == nil && write && cacheable(resp) {
+			s.store(ctx, key, resp)
+		}
+		return resp, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp := v.(*stratav1.ChatResponse)
+	if shared {
+		return s.fromCache(proto.Clone(resp).(*stratav1.ChatResponse), p, rec, start), nil
+	}
+	return resp, nil
+}
+
+// store keeps a reply in the cache.
+func (s *Service) store(ctx context.Context, key string, resp *stratav1.ChatResponse) {
+	raw, err := proto.Marshal(resp)
+	if err == nil {
+		err = s.opts.Cache.Store.Set(ctx, key, raw, s.opts.Cache.TTL)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "the response cache failed: the reply was not stored", "error", err)
+	}
+}
+
+// fromCache marks a reply served without calling Bedrock: cached, free, no attempts, its original
+// usage kept, and logged as such.
+func (s *Service) fromCache(resp *stratav1.ChatResponse, p *preparedChat, rec *callRecord, start time.Time) *stratav1.ChatResponse {
+	resp.Cached, resp.CostUsd, resp.Attempts = true, 0, 0
+	resp.Route = p.route.Key
+	resp.LatencyMs = time.Since(start).Milliseconds()
+	u := resp.GetUsage()
+	rec.account(backend.Usage{Input: u.GetInputTokens(), Output: u.GetOutputTokens(), CacheRead: u.GetCacheReadTokens(), CacheWrite: u.GetCacheWriteTokens()}, 0, 0)
+	return resp
+}
