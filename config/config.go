@@ -108,9 +108,10 @@ type LLM struct {
 	// allowed; default 20; at least RETRY_WAIT_SECONDS.
 	RetryMaxWait time.Duration `env:"RETRY_MAX_WAIT_SECONDS" envDefault:"20" min:"0" expect:"a number of seconds"`
 
-	// CacheBackend is the response cache: "none", or "memory" (in this process). Env
-	// CACHE_BACKEND; default "none".
-	CacheBackend string `env:"CACHE_BACKEND" envDefault:"none" oneof:"none,memory"`
+	// CacheBackend is the response cache: "none", "memory" (in this process), or a Redis URL
+	// (redis://host:port/db, rediss:// for TLS) that replicas share. Env CACHE_BACKEND; default
+	// "none". The URL may hold a password: it is never logged.
+	CacheBackend Secret `env:"CACHE_BACKEND" envDefault:"none"`
 
 	// CacheTTL is how long a cached reply is served. Env CACHE_TTL, in seconds, fractions
 	// allowed; default 3600.

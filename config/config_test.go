@@ -133,7 +133,7 @@ func TestVariables(t *testing.T) {
 			secrets = append(secrets, v.Name)
 		}
 	}
-	if want := []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "API_KEY"}; !slices.Equal(secrets, want) {
+	if want := []string{"CACHE_BACKEND", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "API_KEY"}; !slices.Equal(secrets, want) {
 		t.Errorf("secrets = %v, want %v", secrets, want)
 	}
 	for _, name := range []string{

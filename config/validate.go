@@ -62,6 +62,16 @@ func (l *loader) finish() {
 			c.LLM.RetryWait.Seconds(), c.LLM.RetryMaxWait.Seconds())
 	}
 
+	switch b := string(c.LLM.CacheBackend); {
+	case b == "none" || b == "memory":
+	case strings.HasPrefix(b, "redis://") || strings.HasPrefix(b, "rediss://"):
+		if _, err := url.Parse(b); err != nil {
+			l.problem("CACHE_BACKEND", "is not a URL such as redis://host:6379/0")
+		}
+	default:
+		l.problem("CACHE_BACKEND", "is not none, memory, or a redis:// or rediss:// URL") // the value may hold a password
+	}
+
 	// AWS
 	if !regionPattern.MatchString(c.AWS.Region) {
 		l.problem("AWS_REGION", "%s is not an AWS region such as us-east-1", quote(c.AWS.Region))

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -177,6 +178,10 @@ func build(ctx context.Context, cfg *config.Config, backendKind string, log *slo
 		Timeout:     10 * time.Second,
 		Logger:      log,
 	}
+	cacheOpts, err := chatCache(cfg.LLM)
+	if err != nil {
+		return nil, err
+	}
 	st.service, err = service.New(service.Options{
 		Backend:         be,
 		Router:          router,
@@ -185,7 +190,7 @@ func build(ctx context.Context, cfg *config.Config, backendKind string, log *slo
 		Retry:           service.RetryPolicy{MaxAttempts: cfg.LLM.MaxRetry, BaseWait: cfg.LLM.RetryWait, MaxWait: cfg.LLM.RetryMaxWait},
 		Breaker:         service.BreakerOptions{Failures: cfg.LLM.CircuitBreakerFailures, Cooldown: cfg.LLM.CircuitBreakerCooldown},
 		ModelLimits:     modelLimits(cfg.LLM.ModelLimits),
-		Cache:           chatCache(cfg.LLM),
+		Cache:           cacheOpts,
 		EmbedMaxBatch:   cfg.LLM.EmbeddingMaxStrNum,
 		UpstreamTimeout: cfg.Pool.UpstreamTimeout,
 		LogContent:      cfg.LLM.LogChatContent,
@@ -243,12 +248,19 @@ func modelLimits(m config.ModelLimits) map[string]service.Limit {
 }
 
 // chatCache builds the response cache CACHE_BACKEND names.
-func chatCache(llm config.LLM) service.CacheOptions {
-	if llm.CacheBackend != "memory" {
-		return service.CacheOptions{}
+func chatCache(llm config.LLM) (service.CacheOptions, error) {
+	opts := service.CacheOptions{TTL: llm.CacheTTL, Read: llm.UseChatCache, Write: llm.DumpChatCache}
+	switch backend := string(llm.CacheBackend); backend {
+	case "none":
+		return service.CacheOptions{}, nil
+	case "memory":
+		opts.Store = cache.NewMemory(llm.CacheMaxEntries, int64(llm.CacheMaxBytes), nil)
+	default:
+		r, err := cache.NewRedis(backend)
+		if err != nil {
+			return service.CacheOptions{}, errors.New("CACHE_BACKEND: not a Redis URL") // the URL may hold a password
+		}
+		opts.Store = r
 	}
-	return service.CacheOptions{
-		Store: cache.NewMemory(llm.CacheMaxEntries, int64(llm.CacheMaxBytes), nil),
-		TTL:   llm.CacheTTL, Read: llm.UseChatCache, Write: llm.DumpChatCache,
-	}
+	return opts, nil
 }

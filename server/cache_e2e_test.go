@@ -9,6 +9,7 @@ import (
 
 	"github.com/strata-gateway/strata/emulator"
 	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
+	"github.com/strata-gateway/strata/internal/redistest"
 )
 
 // upstreamChats is how many Converse calls the emulator answered.
@@ -122,5 +123,44 @@ func TestChatCacheSingleFlight(t *testing.T) {
 	wg.Wait()
 	if n := upstreamChats(t, h); n != 1 || cached != 99 {
 		t.Errorf("%d upstream calls, %d cached replies; want 1 and 99", n, cached)
+	}
+}
+
+// TestChatCacheRedis: two Strata servers sharing one real redis-server: a reply one cached is
+// served by the other without a call to Bedrock; with Redis gone, calls still succeed uncached;
+// with Redis back, caching resumes.
+func TestChatCacheRedis(t *testing.T) {
+	t.Parallel()
+	redis := redistest.Start(t)
+	env := map[string]string{"CACHE_BACKEND": redis.URL()}
+	a, b := startStrata(t, env), startStrata(t, env)
+	req := &stratav1.ChatRequest{Model: novaMicro, Messages: user("Shared between replicas?")}
+	first, err := a.client.Chat(t.Context(), req)
+	if err != nil || first.GetCached() {
+		t.Fatalf("first call on a: cached=%v, %v", first.GetCached(), err)
+	}
+	fromB, err := b.client.Chat(t.Context(), req)
+	if err != nil || !fromB.GetCached() || fromB.GetText() != first.GetText() {
+		t.Fatalf("the same request on b: cached=%v, %v; want a's reply from Redis", fromB.GetCached(), err)
+	}
+	if n := upstreamChats(t, b); n != 0 {
+		t.Errorf("b called Bedrock %d times, want 0", n)
+	}
+
+	redis.Stop()
+	other := &stratav1.ChatRequest{Model: novaMicro, Messages: user("Asked while Redis is down.")}
+	for range 2 {
+		start := time.Now()
+		resp, err := a.client.Chat(t.Context(), other)
+		if err != nil || resp.GetCached() || time.Since(start) > time.Second {
+			t.Errorf("with Redis gone: cached=%v, %v after %v; want an uncached answer, promptly", resp.GetCached(), err, time.Since(start))
+		}
+	}
+	redis.Restart(t)
+	if _, err := a.client.Chat(t.Context(), other); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := b.client.Chat(t.Context(), other); err != nil || !resp.GetCached() {
+		t.Errorf("with Redis back: cached=%v, %v; want caching resumed", resp.GetCached(), err)
 	}
 }

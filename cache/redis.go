@@ -1,0 +1,67 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Redis is a Store shared by replicas, in Redis: one GET or SET per call, on a pooled client with
+// short timeouts, so that a Redis that is down or slow costs a call at most those timeouts (the
+// service then serves uncached, never failing the call).
+type Redis struct {
+	client *redis.Client
+	prefix string
+}
+
+// RedisTimeout bounds every Redis round trip: a cache that answers slower than this is no cache.
+const RedisTimeout = 100 * time.Millisecond
+
+// NewRedis connects to the Redis at url (redis://host:port/db, or rediss:// for TLS). Keys are
+// prefixed with "strata:". It does not wait for Redis: the first call does.
+func NewRedis(url string) (*Redis, error) {
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("cache: redis URL: %w", err)
+	}
+	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = RedisTimeout, RedisTimeout, RedisTimeout
+	opts.MaxRetries = 0 // a failed round trip is a miss, not a reason to wait longer
+	return &Redis{client: redis.NewClient(opts), prefix: "strata:"}, nil
+}
+
+// Get implements [Store].
+func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, RedisTimeout)
+	defer cancel()
+	v, err := r.client.Get(ctx, r.prefix+key).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("cache: redis get: %w", err)
+	}
+	return v, true, nil
+}
+
+// Set implements [Store].
+func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, RedisTimeout)
+	defer cancel()
+	if err := r.client.Set(ctx, r.prefix+key, value, ttl).Err(); err != nil {
+		return fmt.Errorf("cache: redis set: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that Redis answers, for HealthCheck.
+func (r *Redis) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, RedisTimeout)
+	defer cancel()
+	return r.client.Ping(ctx).Err()
+}
+
+// Close closes the connections.
+func (r *Redis) Close() error { return r.client.Close() }

@@ -1,0 +1,50 @@
+package cache
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/strata-gateway/strata/internal/redistest"
+)
+
+// TestRedis runs against a real redis-server: misses, hits, expiry; a Redis that goes away makes
+// calls fail fast (the service then serves uncached), and one that comes back serves again.
+func TestRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	r, err := NewRedis(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	if _, ok, err := r.Get(ctx, "k"); ok || err != nil {
+		t.Fatalf("empty: ok=%v err=%v", ok, err)
+	}
+	if err := r.Set(ctx, "k", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, err := r.Get(ctx, "k"); !ok || err != nil || string(v) != "v" {
+		t.Fatalf("after set: %q %v %v", v, ok, err)
+	}
+	if err := r.Set(ctx, "short", []byte("v"), 200*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if _, ok, _ := r.Get(ctx, "short"); ok {
+		t.Error("an entry outlived its TTL")
+	}
+
+	srv.Stop()
+	start := time.Now()
+	if _, _, err := r.Get(ctx, "k"); err == nil || time.Since(start) > 500*time.Millisecond {
+		t.Errorf("with Redis gone: %v after %v; want an error, fast", err, time.Since(start))
+	}
+	srv.Restart(t)
+	if err := r.Set(ctx, "k", []byte("again"), time.Minute); err != nil {
+		t.Fatalf("with Redis back: %v", err)
+	}
+	if v, ok, err := r.Get(ctx, "k"); !ok || err != nil || string(v) != "again" {
+		t.Errorf("with Redis back: %q %v %v", v, ok, err)
+	}
+}
