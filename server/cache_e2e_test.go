@@ -147,7 +147,27 @@ func TestChatCacheRedis(t *testing.T) {
 		t.Errorf("b called Bedrock %d times, want 0", n)
 	}
 
+	cacheCheck := func() stratav1.HealthStatus {
+		t.Helper()
+		health, err := a.client.HealthCheck(t.Context(), &stratav1.HealthCheckRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range health.GetChecks() {
+			if c.GetName() == "cache" {
+				return c.GetStatus()
+			}
+		}
+		t.Fatalf("HealthCheck %v has no cache check", health)
+		return 0
+	}
+	if st := cacheCheck(); st != stratav1.HealthStatus_HEALTH_STATUS_OK {
+		t.Errorf("cache check with Redis up: %v", st)
+	}
 	redis.Stop()
+	if st := cacheCheck(); st != stratav1.HealthStatus_HEALTH_STATUS_WARN {
+		t.Errorf("cache check with Redis gone: %v, want WARN", st)
+	}
 	other := &stratav1.ChatRequest{Model: novaMicro, Messages: user("Asked while Redis is down.")}
 	for range 2 {
 		start := time.Now()

@@ -779,6 +779,19 @@ func (s *Service) HealthCheck(ctx context.Context, req *stratav1.HealthCheckRequ
 	if s.opts.Health != nil {
 		resp = s.opts.Health.Run(ctx, req.GetInvokeModels())
 	}
+	if pinger, ok := s.opts.Cache.Store.(interface{ Ping(context.Context) error }); ok {
+		check := &stratav1.Check{Name: "cache", Status: stratav1.HealthStatus_HEALTH_STATUS_OK, Detail: "the shared response cache answers"}
+		began := time.Now()
+		if err := pinger.Ping(ctx); err != nil {
+			// Calls are served uncached meanwhile: a warning, not a failure.
+			check.Status, check.Detail = stratav1.HealthStatus_HEALTH_STATUS_WARN, "the shared response cache does not answer: calls are served uncached"
+			if resp.Status == stratav1.HealthStatus_HEALTH_STATUS_OK {
+				resp.Status = stratav1.HealthStatus_HEALTH_STATUS_WARN
+			}
+		}
+		check.LatencyMs = time.Since(began).Milliseconds()
+		resp.Checks = append(resp.Checks, check)
+	}
 	for _, c := range s.breakers.snapshot() {
 		if c.State == CircuitClosed {
 			continue // failures counted, calls still going through
