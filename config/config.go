@@ -131,6 +131,14 @@ type LLM struct {
 	// CACHE_BACKEND is set. Env DUMP_CHAT_CACHE; default true.
 	DumpChatCache bool `env:"DUMP_CHAT_CACHE" envDefault:"true"`
 
+	// UseEmbeddingCache reads vectors from the cache, text by text (RD-Agent's
+	// use_embedding_cache), when CACHE_BACKEND is set. Env USE_EMBEDDING_CACHE; default true.
+	UseEmbeddingCache bool `env:"USE_EMBEDDING_CACHE" envDefault:"true"`
+
+	// DumpEmbeddingCache writes vectors to the cache (RD-Agent's dump_embedding_cache), when
+	// CACHE_BACKEND is set. Env DUMP_EMBEDDING_CACHE; default true.
+	DumpEmbeddingCache bool `env:"DUMP_EMBEDDING_CACHE" envDefault:"true"`
+
 	// ModelLimits are limits per model: calls at once, requests and tokens per minute, to stay
 	// within Bedrock's quotas. Env MODEL_LIMITS; default none. See [ModelLimits].
 	ModelLimits ModelLimits `env:"MODEL_LIMITS"`

@@ -57,6 +57,8 @@ func TestDefaults(t *testing.T) {
 			CacheMaxBytes:           64 << 20,
 			UseChatCache:            true,
 			DumpChatCache:           true,
+			UseEmbeddingCache:       true,
+			DumpEmbeddingCache:      true,
 			CircuitBreakerFailures:  5,
 			CircuitBreakerCooldown:  30 * time.Second,
 			EmbeddingMaxStrNum:      50,

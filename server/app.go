@@ -249,7 +249,8 @@ func modelLimits(m config.ModelLimits) map[string]service.Limit {
 
 // chatCache builds the response cache CACHE_BACKEND names.
 func chatCache(llm config.LLM) (service.CacheOptions, error) {
-	opts := service.CacheOptions{TTL: llm.CacheTTL, Read: llm.UseChatCache, Write: llm.DumpChatCache}
+	opts := service.CacheOptions{TTL: llm.CacheTTL, Read: llm.UseChatCache, Write: llm.DumpChatCache,
+		ReadEmbeddings: llm.UseEmbeddingCache, WriteEmbeddings: llm.DumpEmbeddingCache}
 	switch backend := string(llm.CacheBackend); backend {
 	case "none":
 		return service.CacheOptions{}, nil

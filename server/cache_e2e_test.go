@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -182,5 +183,36 @@ func TestChatCacheRedis(t *testing.T) {
 	}
 	if resp, err := b.client.Chat(t.Context(), other); err != nil || !resp.GetCached() {
 		t.Errorf("with Redis back: cached=%v, %v; want caching resumed", resp.GetCached(), err)
+	}
+}
+
+// TestEmbedCache: vectors are cached text by text: a batch with some texts cached sends only the
+// others to Bedrock and returns every vector in order, the cached ones as they were.
+func TestEmbedCache(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, map[string]string{"CACHE_BACKEND": "memory"})
+	calls := func() int64 { return settledStats(t, h.emu).Count(emulator.OpInvoke, "ok") }
+	first, err := h.client.Embed(t.Context(), &stratav1.EmbedRequest{Model: titanEmbed, Inputs: []string{"alpha", "beta"}})
+	if err != nil || first.GetCachedInputs() != 0 || calls() != 2 {
+		t.Fatalf("first: cached %d, %v, %d calls; want 0 cached, 2 calls (Titan embeds one text a call)", first.GetCachedInputs(), err, calls())
+	}
+	second, err := h.client.Embed(t.Context(), &stratav1.EmbedRequest{Model: titanEmbed, Inputs: []string{"alpha", "gamma", "beta"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.GetCachedInputs() != 2 || calls() != 3 {
+		t.Errorf("second: cached %d, %d calls; want 2 cached and one more call, for gamma", second.GetCachedInputs(), calls())
+	}
+	got := second.GetEmbeddings()
+	if len(got) != 3 || !slices.Equal(got[0].GetValues(), first.GetEmbeddings()[0].GetValues()) ||
+		!slices.Equal(got[2].GetValues(), first.GetEmbeddings()[1].GetValues()) || len(got[1].GetValues()) == 0 {
+		t.Errorf("vectors out of order or changed: %d vectors", len(got))
+	}
+	if second.GetUsage().GetInputTokens() >= first.GetUsage().GetInputTokens()*2 {
+		t.Errorf("usage %v counts the cached texts too", second.GetUsage())
+	}
+	// Another dimension is another vector.
+	if resp, err := h.client.Embed(t.Context(), &stratav1.EmbedRequest{Model: titanEmbed, Inputs: []string{"alpha"}, Dimensions: proto.Int32(256)}); err != nil || resp.GetCachedInputs() != 0 {
+		t.Errorf("another dimension: cached %d, %v; want a miss", resp.GetCachedInputs(), err)
 	}
 }

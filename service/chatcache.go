@@ -3,8 +3,12 @@ package service
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -22,6 +26,9 @@ type CacheOptions struct {
 	// Read and Write say whether chat replies are read from and written to the cache
 	// (RD-Agent's USE_CHAT_CACHE and DUMP_CHAT_CACHE).
 	Read, Write bool
+	// ReadEmbeddings and WriteEmbeddings do the same for embeddings, one vector per input text
+	// (USE_EMBEDDING_CACHE and DUMP_EMBEDDING_CACHE).
+	ReadEmbeddings, WriteEmbeddings bool
 }
 
 // chatKey is the cache key of a request: a hash of everything that changes the answer (the model
@@ -134,4 +141,63 @@ func (s *Service) fromCache(resp *stratav1.ChatResponse, p *preparedChat, rec *c
 	u := resp.GetUsage()
 	rec.account(backend.Usage{Input: u.GetInputTokens(), Output: u.GetOutputTokens(), CacheRead: u.GetCacheReadTokens(), CacheWrite: u.GetCacheWriteTokens()}, 0, 0)
 	return resp
+}
+
+// embedKey is the cache key of one text's vector: the model called, the request's shaping of the
+// vector, and the text.
+func embedKey(req *backend.EmbedRequest, text string) string {
+	normalize := "default"
+	if req.Normalize != nil {
+		normalize = strconv.FormatBool(*req.Normalize)
+	}
+	sum := sha256.Sum256([]byte(strings.Join([]string{"1", req.ModelID, strconv.Itoa(req.Dimensions), normalize, req.InputType, text}, "\x00")))
+	return "embed:" + hex.EncodeToString(sum[:])
+}
+
+// encodeVector and decodeVector store a vector as little-endian float32s.
+func encodeVector(v []float32) []byte {
+	out := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(out[4*i:], math.Float32bits(f))
+	}
+	return out
+}
+
+func decodeVector(b []byte) ([]float32, bool) {
+	if len(b)%4 != 0 || len(b) == 0 {
+		return nil, false
+	}
+	out := make([]float32, len(b)/4)
+	for i := range out {
+		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return out, true
+}
+
+// cachedVectors looks each input up in the cache; it returns the vectors found (nil where
+// missing) and the indexes still to embed. A failing cache finds nothing.
+func (s *Service) cachedVectors(ctx context.Context, req *backend.EmbedRequest) ([][]float32, []int) {
+	found := make([][]float32, len(req.Inputs))
+	var missing []int
+	for i, text := range req.Inputs {
+		raw, ok, err := s.opts.Cache.Store.Get(ctx, embedKey(req, text))
+		if err != nil {
+			s.log.WarnContext(ctx, "the response cache failed: embedding uncached", "error", err)
+			return make([][]float32, len(req.Inputs)), allIndexes(len(req.Inputs))
+		}
+		if v, valid := decodeVector(raw); ok && valid {
+			found[i] = v
+			continue
+		}
+		missing = append(missing, i)
+	}
+	return found, missing
+}
+
+func allIndexes(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }

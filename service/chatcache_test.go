@@ -43,3 +43,28 @@ func TestCacheable(t *testing.T) {
 		}
 	}
 }
+
+func TestVectorEncoding(t *testing.T) {
+	t.Parallel()
+	v := []float32{0, -1.5, 3.25e-7, 42}
+	got, ok := decodeVector(encodeVector(v))
+	if !ok || len(got) != len(v) {
+		t.Fatalf("round trip: %v, %v", got, ok)
+	}
+	for i := range v {
+		if got[i] != v[i] {
+			t.Errorf("element %d: %v, want %v", i, got[i], v[i])
+		}
+	}
+	for _, bad := range [][]byte{nil, {1, 2, 3}} {
+		if _, ok := decodeVector(bad); ok {
+			t.Errorf("%v decoded as a vector", bad)
+		}
+	}
+	base := &backend.EmbedRequest{ModelID: "amazon.titan-embed-text-v2:0", Dimensions: 256}
+	other := *base
+	other.InputType = "search_query"
+	if embedKey(base, "x") == embedKey(&other, "x") || embedKey(base, "x") == embedKey(base, "y") {
+		t.Error("embedding keys do not tell input types or texts apart")
+	}
+}

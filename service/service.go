@@ -671,19 +671,42 @@ func (s *Service) Embed(ctx context.Context, req *stratav1.EmbedRequest) (*strat
 			return attemptError(caller, ctx, breq.ModelID, call(ctx))
 		})
 	}
-	resp, err := s.opts.Backend.Embed(ctx, breq)
-	if err != nil {
-		return nil, toStatus(ctx, err, s.opts.Region)
+	// The cache first, text by text: only the texts it lacks go to Bedrock.
+	vectors, missing := make([][]float32, len(breq.Inputs)), allIndexes(len(breq.Inputs))
+	cacheOn := s.opts.Cache.Store != nil
+	if cacheOn && s.opts.Cache.ReadEmbeddings {
+		vectors, missing = s.cachedVectors(ctx, breq)
+	}
+	resp := &backend.EmbedResponse{}
+	if len(missing) > 0 {
+		upstream := *breq
+		upstream.Inputs = make([]string, len(missing))
+		for j, i := range missing {
+			upstream.Inputs[j] = breq.Inputs[i]
+		}
+		resp, err = s.opts.Backend.Embed(ctx, &upstream)
+		if err != nil {
+			return nil, toStatus(ctx, err, s.opts.Region)
+		}
+		if len(resp.Vectors) != len(missing) {
+			return nil, toStatus(ctx, fmt.Errorf("backend returned %d vectors for %d inputs", len(resp.Vectors), len(missing)), s.opts.Region)
+		}
+		for j, i := range missing {
+			vectors[i] = resp.Vectors[j]
+			if cacheOn && s.opts.Cache.WriteEmbeddings {
+				if err := s.opts.Cache.Store.Set(ctx, embedKey(breq, breq.Inputs[i]), encodeVector(resp.Vectors[j]), s.opts.Cache.TTL); err != nil {
+					s.log.WarnContext(ctx, "the response cache failed: a vector was not stored", "error", err)
+					cacheOn = false
+				}
+			}
+		}
 	}
 	attempts := resp.Calls // for Embed: the upstream calls made, retries included
 	rec.attempts = int32(attempts)
-	if len(resp.Vectors) != len(req.GetInputs()) {
-		return nil, toStatus(ctx, fmt.Errorf("backend returned %d vectors for %d inputs", len(resp.Vectors), len(req.GetInputs())), s.opts.Region)
-	}
 	out := &stratav1.EmbedResponse{Model: name.ModelID, Usage: toUsage(resp.Usage), CostUsd: cost(name.Model, name.ModelID, "", resp.Usage),
-		PriceUnknown: s.priceUnknown(ctx, name.ModelID, name.Model)}
-	out.Embeddings = make([]*stratav1.Embedding, len(resp.Vectors))
-	for i, v := range resp.Vectors {
+		PriceUnknown: s.priceUnknown(ctx, name.ModelID, name.Model), CachedInputs: int32(len(breq.Inputs) - len(missing))}
+	out.Embeddings = make([]*stratav1.Embedding, len(vectors))
+	for i, v := range vectors {
 		out.Embeddings[i] = &stratav1.Embedding{Values: v}
 	}
 	rec.account(resp.Usage, out.CostUsd, attempts)

@@ -2789,7 +2789,10 @@ type EmbedResponse struct {
 	CostUsd float64 `protobuf:"fixed64,4,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
 	// price_unknown is true when Strata has no price for the model (one its catalog does not know):
 	// cost_usd is then 0 and means unknown, not free.
-	PriceUnknown  bool `protobuf:"varint,5,opt,name=price_unknown,json=priceUnknown,proto3" json:"price_unknown,omitempty"`
+	PriceUnknown bool `protobuf:"varint,5,opt,name=price_unknown,json=priceUnknown,proto3" json:"price_unknown,omitempty"`
+	// cached_inputs is how many of the vectors came from the response cache; only the other
+	// inputs were sent to Bedrock, and usage and cost count those alone.
+	CachedInputs  int32 `protobuf:"varint,6,opt,name=cached_inputs,json=cachedInputs,proto3" json:"cached_inputs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2857,6 +2860,13 @@ func (x *EmbedResponse) GetPriceUnknown() bool {
 		return x.PriceUnknown
 	}
 	return false
+}
+
+func (x *EmbedResponse) GetCachedInputs() int32 {
+	if x != nil {
+		return x.CachedInputs
+	}
+	return 0
 }
 
 // ListModelsRequest asks for the models Strata knows.
@@ -3822,7 +3832,7 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\n" +
 	"_normalize\"#\n" +
 	"\tEmbedding\x12\x16\n" +
-	"\x06values\x18\x01 \x03(\x02R\x06values\"\xc3\x01\n" +
+	"\x06values\x18\x01 \x03(\x02R\x06values\"\xe8\x01\n" +
 	"\rEmbedResponse\x124\n" +
 	"\n" +
 	"embeddings\x18\x01 \x03(\v2\x14.strata.v1.EmbeddingR\n" +
@@ -3830,7 +3840,8 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\x05model\x18\x02 \x01(\tR\x05model\x12&\n" +
 	"\x05usage\x18\x03 \x01(\v2\x10.strata.v1.UsageR\x05usage\x12\x19\n" +
 	"\bcost_usd\x18\x04 \x01(\x01R\acostUsd\x12#\n" +
-	"\rprice_unknown\x18\x05 \x01(\bR\fpriceUnknown\"\x13\n" +
+	"\rprice_unknown\x18\x05 \x01(\bR\fpriceUnknown\x12#\n" +
+	"\rcached_inputs\x18\x06 \x01(\x05R\fcachedInputs\"\x13\n" +
 	"\x11ListModelsRequest\"\x82\x02\n" +
 	"\x12ListModelsResponse\x12,\n" +
 	"\x12default_chat_model\x18\x01 \x01(\tR\x10defaultChatModel\x126\n" +
