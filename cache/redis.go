@@ -1,9 +1,12 @@
 package cache
 
 import (
+	"bytes"
+	"compress/flate"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -43,14 +46,18 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("cache: redis get: %w", err)
 	}
-	return v, true, nil
+	value, err := unpack(v)
+	if err != nil {
+		return nil, false, nil // an entry this version cannot read is a miss
+	}
+	return value, true, nil
 }
 
 // Set implements [Store].
 func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, RedisTimeout)
 	defer cancel()
-	if err := r.client.Set(ctx, r.prefix+key, value, ttl).Err(); err != nil {
+	if err := r.client.Set(ctx, r.prefix+key, pack(value), ttl).Err(); err != nil {
 		return fmt.Errorf("cache: redis set: %w", err)
 	}
 	return nil
@@ -65,3 +72,38 @@ func (r *Redis) Ping(ctx context.Context) error {
 
 // Close closes the connections.
 func (r *Redis) Close() error { return r.client.Close() }
+
+// Entries in Redis start with a byte that says how the rest is stored: as is, or compressed with
+// DEFLATE when the value is large enough for it to pay (a long reply, a vector's JSON-free bytes
+// compress less, so only what shrinks is kept compressed).
+const (
+	packedRaw     = 'r'
+	packedDeflate = 'z'
+	// compressAbove is the size from which a value is worth compressing.
+	compressAbove = 1024
+)
+
+func pack(value []byte) []byte {
+	if len(value) >= compressAbove {
+		var buf bytes.Buffer
+		buf.WriteByte(packedDeflate)
+		w, _ := flate.NewWriter(&buf, flate.BestSpeed) // BestSpeed is a valid level: no error
+		if _, err := w.Write(value); err == nil && w.Close() == nil && buf.Len() < len(value) {
+			return buf.Bytes()
+		}
+	}
+	return append([]byte{packedRaw}, value...)
+}
+
+func unpack(stored []byte) ([]byte, error) {
+	if len(stored) == 0 {
+		return nil, errors.New("an empty entry")
+	}
+	switch stored[0] {
+	case packedRaw:
+		return stored[1:], nil
+	case packedDeflate:
+		return io.ReadAll(flate.NewReader(bytes.NewReader(stored[1:])))
+	}
+	return nil, fmt.Errorf("an entry packed as %q", stored[0])
+}

@@ -1,7 +1,9 @@
 package cache
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"testing"
 	"time"
 
@@ -47,4 +49,28 @@ func TestRedis(t *testing.T) {
 	if v, ok, err := r.Get(ctx, "k"); !ok || err != nil || string(v) != "again" {
 		t.Errorf("with Redis back: %q %v %v", v, ok, err)
 	}
+}
+
+func TestPack(t *testing.T) {
+	t.Parallel()
+	long := bytes.Repeat([]byte("the same sentence again. "), 200)
+	for _, v := range [][]byte{nil, []byte("short"), long, randomBytes(4096)} {
+		packed := pack(v)
+		got, err := unpack(packed)
+		if err != nil || !bytes.Equal(got, v) {
+			t.Errorf("%d bytes: round trip %d bytes, %v", len(v), len(got), err)
+		}
+		if len(v) == len(long) && len(packed) > len(long)/4 {
+			t.Errorf("a repetitive %d-byte value packed to %d bytes: not compressed", len(v), len(packed))
+		}
+	}
+	if _, err := unpack([]byte("?x")); err == nil {
+		t.Error("an unknown packing was read")
+	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
 }
