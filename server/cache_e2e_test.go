@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"slices"
 	"sync"
 	"testing"
@@ -214,5 +215,44 @@ func TestEmbedCache(t *testing.T) {
 	// Another dimension is another vector.
 	if resp, err := h.client.Embed(t.Context(), &stratav1.EmbedRequest{Model: titanEmbed, Inputs: []string{"alpha"}, Dimensions: proto.Int32(256)}); err != nil || resp.GetCachedInputs() != 0 {
 		t.Errorf("another dimension: cached %d, %v; want a miss", resp.GetCachedInputs(), err)
+	}
+}
+
+// TestChatStreamCache: a completed stream is stored joined; the same request, streamed again or
+// asked with Chat, is served from the cache, its tool call arguments whole.
+func TestChatStreamCache(t *testing.T) {
+	t.Parallel()
+	h := startStrata(t, map[string]string{"CACHE_BACKEND": "memory"})
+	for name, req := range map[string]*stratav1.ChatRequest{
+		"text": {Model: novaMicro, Messages: user("Stream a short answer, please.")},
+		"tool call": {Model: novaMicro, Tools: weatherTools, ToolChoice: &stratav1.ToolChoice{Mode: stratav1.ToolChoice_MODE_TOOL, Name: "get_time"},
+			Messages: user("What time is it in Lima?")},
+	} {
+		events, err := chatStream(t, h, req)
+		if err != nil {
+			t.Fatalf("%s: first stream: %v", name, err)
+		}
+		start, first, end := joinDeltas(t, events)
+		if start.GetCached() {
+			t.Errorf("%s: the first stream came from the cache", name)
+		}
+		events, err = chatStream(t, h, req)
+		if err != nil {
+			t.Fatalf("%s: second stream: %v", name, err)
+		}
+		start2, second, end2 := joinDeltas(t, events)
+		if !start2.GetCached() || second.text != first.text || !proto.Equal(end2.GetUsage(), end.GetUsage()) || end2.GetCostUsd() != 0 {
+			t.Errorf("%s: replay cached=%v text %q usage %v cost %v; want the first stream's, free", name, start2.GetCached(), second.text, end2.GetUsage(), end2.GetCostUsd())
+		}
+		if len(second.toolArgs) != len(first.toolArgs) || (len(first.toolArgs) > 0 && !json.Valid([]byte(second.toolArgs[0]))) {
+			t.Errorf("%s: replayed tool arguments %v, first %v", name, second.toolArgs, first.toolArgs)
+		}
+		unary, err := h.client.Chat(t.Context(), req)
+		if err != nil || !unary.GetCached() || unary.GetText() != first.text || len(toolCalls(unary.GetMessage())) != len(first.toolArgs) {
+			t.Errorf("%s: Chat after the stream: cached=%v text %q calls %v, %v", name, unary.GetCached(), unary.GetText(), toolCalls(unary.GetMessage()), err)
+		}
+	}
+	if n := settledStats(t, h.emu).Total(emulator.OpConverseStream); n != 2 {
+		t.Errorf("%d upstream streams, want 2 (one per request)", n)
 	}
 }

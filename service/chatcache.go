@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/strata-gateway/strata/backend"
@@ -200,4 +203,123 @@ func allIndexes(n int) []int {
 		out[i] = i
 	}
 	return out
+}
+
+// cachedReply is the reply stored under key, or nil.
+func (s *Service) cachedReply(ctx context.Context, key string) *stratav1.ChatResponse {
+	raw, ok, err := s.opts.Cache.Store.Get(ctx, key)
+	if err != nil {
+		s.log.WarnContext(ctx, "the response cache failed: serving uncached", "error", err)
+		return nil
+	}
+	if !ok {
+		return nil
+	}
+	var resp stratav1.ChatResponse
+	if proto.Unmarshal(raw, &resp) != nil {
+		return nil
+	}
+	return &resp
+}
+
+// replay sends a cached reply as a stream: the start, one delta per part, the end.
+func replay(stream grpc.ServerStreamingServer[stratav1.ChatStreamResponse], resp *stratav1.ChatResponse) error {
+	delta := func(d *stratav1.StreamDelta) *stratav1.ChatStreamResponse {
+		return &stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Delta{Delta: d}}
+	}
+	if err := stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Start{Start: &stratav1.StreamStart{
+		Model: resp.GetModel(), Route: resp.GetRoute(), Warnings: resp.GetWarnings(), Cached: true,
+	}}}); err != nil {
+		return err
+	}
+	calls := int32(0)
+	for _, part := range resp.GetMessage().GetParts() {
+		var ds []*stratav1.StreamDelta
+		switch k := part.GetKind().(type) {
+		case *stratav1.Part_Text:
+			ds = append(ds, &stratav1.StreamDelta{Text: k.Text})
+		case *stratav1.Part_Reasoning:
+			if k.Reasoning.GetText() != "" {
+				ds = append(ds, &stratav1.StreamDelta{Reasoning: k.Reasoning.GetText()})
+			}
+			if k.Reasoning.GetSignature() != "" {
+				ds = append(ds, &stratav1.StreamDelta{ReasoningSignature: k.Reasoning.GetSignature()})
+			}
+			if len(k.Reasoning.GetRedacted()) > 0 {
+				ds = append(ds, &stratav1.StreamDelta{ReasoningRedacted: k.Reasoning.GetRedacted()})
+			}
+		case *stratav1.Part_ToolCall:
+			args, _ := protojson.Marshal(k.ToolCall.GetArguments()) // a Struct always encodes
+			ds = append(ds,
+				&stratav1.StreamDelta{ToolCall: &stratav1.ToolCallDelta{Index: calls, Id: k.ToolCall.GetId(), Name: k.ToolCall.GetName()}},
+				&stratav1.StreamDelta{ToolCall: &stratav1.ToolCallDelta{Index: calls, ArgumentsJson: string(args)}})
+			calls++
+		}
+		for _, d := range ds {
+			if err := stream.Send(delta(d)); err != nil {
+				return err
+			}
+		}
+	}
+	return stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_End{End: &stratav1.StreamEnd{
+		StopReason: resp.GetStopReason(), Usage: resp.GetUsage(), LatencyMs: resp.GetLatencyMs(), ServiceTier: resp.GetServiceTier(),
+	}}})
+}
+
+// streamedReply joins a stream's events into the reply a Chat would have given, for the cache.
+type streamedReply struct {
+	text, reasoning, signature strings.Builder
+	redacted                   []byte
+	calls                      []*streamedCall
+}
+
+type streamedCall struct {
+	id, name string
+	args     strings.Builder
+}
+
+func (r *streamedReply) add(ev backend.Event) {
+	switch ev.Kind {
+	case backend.EventText:
+		r.text.WriteString(ev.Text)
+	case backend.EventReasoning:
+		r.reasoning.WriteString(ev.Text)
+	case backend.EventReasoningSignature:
+		r.signature.WriteString(ev.Signature)
+	case backend.EventReasoningRedacted:
+		r.redacted = append(r.redacted, ev.Redacted...)
+	case backend.EventToolCallStart:
+		for len(r.calls) <= ev.Index {
+			r.calls = append(r.calls, &streamedCall{})
+		}
+		r.calls[ev.Index].id, r.calls[ev.Index].name = ev.ToolID, ev.ToolName
+	case backend.EventToolCallArgs:
+		if ev.Index < len(r.calls) {
+			r.calls[ev.Index].args.WriteString(ev.Text)
+		}
+	}
+}
+
+// reply is the joined reply, ended by end; its parts are in the order Chat gives them.
+func (r *streamedReply) reply(end backend.Event, p *preparedChat) *stratav1.ChatResponse {
+	var parts []backend.Part
+	if r.reasoning.Len() > 0 || r.signature.Len() > 0 || len(r.redacted) > 0 {
+		parts = append(parts, backend.Part{Kind: backend.PartReasoning, Reasoning: &backend.Reasoning{
+			Text: r.reasoning.String(), Signature: r.signature.String(), Redacted: r.redacted}})
+	}
+	if r.text.Len() > 0 {
+		parts = append(parts, backend.Part{Kind: backend.PartText, Text: r.text.String()})
+	}
+	for _, c := range r.calls {
+		var args map[string]any
+		if json.Unmarshal([]byte(c.args.String()), &args) != nil {
+			args = map[string]any{}
+		}
+		parts = append(parts, backend.Part{Kind: backend.PartToolCall, ToolCall: &backend.ToolCall{ID: c.id, Name: c.name, Arguments: args}})
+	}
+	msg, text, reasoning := fromBackendParts(parts)
+	return &stratav1.ChatResponse{
+		Text: text, Message: msg, Reasoning: reasoning, StopReason: toStopReason(end.StopReason), Usage: toUsage(end.Usage),
+		Model: p.req.ModelID, Route: p.route.Key, ServiceTier: cmp.Or(end.ServiceTier, p.req.ServiceTier),
+	}
 }

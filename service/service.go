@@ -508,6 +508,16 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 		return err
 	}
 	rec.routed(p)
+	key, storeReply := "", false
+	if c := s.opts.Cache; c.Store != nil {
+		key = chatKey(p.req, req.Seed)
+		if c.Read && req.GetCache() != stratav1.CacheMode_CACHE_MODE_BYPASS && key != "" {
+			if hit := s.cachedReply(ctx, key); hit != nil {
+				return replay(stream, s.fromCache(hit, p, rec, start))
+			}
+		}
+		storeReply = c.Write && req.GetCache() != stratav1.CacheMode_CACHE_MODE_NO_STORE && key != ""
+	}
 	var (
 		up         backend.Stream
 		upCtx      = ctx
@@ -548,8 +558,9 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 	if err := stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Start{Start: startEvent}}); err != nil {
 		return err
 	}
-	var reply strings.Builder // the streamed text, kept to log it (LOG_LLM_CHAT_CONTENT) or validate it
-	var deltas, streamed int  // deltas sent and the characters they carried, for a cut stream's usage
+	var reply strings.Builder   // the streamed text, kept to log it (LOG_LLM_CHAT_CONTENT) or validate it
+	var deltas, streamed int    // deltas sent and the characters they carried, for a cut stream's usage
+	var collected streamedReply // the reply, joined, to store in the cache once it completed
 	for ev := first; ; {
 		if ev.Kind == backend.EventText && (s.opts.LogContent || p.format != nil) {
 			reply.WriteString(ev.Text)
@@ -565,12 +576,20 @@ func (s *Service) ChatStream(req *stratav1.ChatRequest, stream grpc.ServerStream
 				return formatViolated(p.req.ModelID, 1, broke)
 			}
 		}
+		if storeReply {
+			collected.add(ev)
+		}
 		if ev.Kind == backend.EventEnd {
 			used = ev.Usage
 			tier := cmp.Or(ev.ServiceTier, p.req.ServiceTier)
 			costUSD := cost(p.req.Model, p.req.ModelID, tier, ev.Usage)
 			rec.account(ev.Usage, costUSD, attempts)
 			s.logContent(ctx, req, reply.String())
+			if storeReply {
+				if resp := collected.reply(ev, p); cacheable(resp) {
+					s.store(ctx, key, resp)
+				}
+			}
 			return stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_End{End: &stratav1.StreamEnd{
 				StopReason:   toStopReason(ev.StopReason),
 				Usage:        toUsage(ev.Usage),

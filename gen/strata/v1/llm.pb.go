@@ -2304,7 +2304,10 @@ type StreamStart struct {
 	// ChatResponse.warnings does.
 	Warnings []string `protobuf:"bytes,3,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	// fallback_used is true when a fallback serves the stream, as in ChatResponse.
-	FallbackUsed  bool `protobuf:"varint,4,opt,name=fallback_used,json=fallbackUsed,proto3" json:"fallback_used,omitempty"`
+	FallbackUsed bool `protobuf:"varint,4,opt,name=fallback_used,json=fallbackUsed,proto3" json:"fallback_used,omitempty"`
+	// cached is true when the stream replays a reply from the response cache (no call to
+	// Bedrock; the end's cost is 0 and its usage the original call's).
+	Cached        bool `protobuf:"varint,5,opt,name=cached,proto3" json:"cached,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2363,6 +2366,13 @@ func (x *StreamStart) GetWarnings() []string {
 func (x *StreamStart) GetFallbackUsed() bool {
 	if x != nil {
 		return x.FallbackUsed
+	}
+	return false
+}
+
+func (x *StreamStart) GetCached() bool {
+	if x != nil {
+		return x.Cached
 	}
 	return false
 }
@@ -3790,12 +3800,13 @@ const file_strata_v1_llm_proto_rawDesc = "" +
 	"\x05start\x18\x01 \x01(\v2\x16.strata.v1.StreamStartH\x00R\x05start\x12.\n" +
 	"\x05delta\x18\x02 \x01(\v2\x16.strata.v1.StreamDeltaH\x00R\x05delta\x12(\n" +
 	"\x03end\x18\x03 \x01(\v2\x14.strata.v1.StreamEndH\x00R\x03endB\a\n" +
-	"\x05event\"z\n" +
+	"\x05event\"\x92\x01\n" +
 	"\vStreamStart\x12\x14\n" +
 	"\x05model\x18\x01 \x01(\tR\x05model\x12\x14\n" +
 	"\x05route\x18\x02 \x01(\tR\x05route\x12\x1a\n" +
 	"\bwarnings\x18\x03 \x03(\tR\bwarnings\x12#\n" +
-	"\rfallback_used\x18\x04 \x01(\bR\ffallbackUsed\"\xd6\x01\n" +
+	"\rfallback_used\x18\x04 \x01(\bR\ffallbackUsed\x12\x16\n" +
+	"\x06cached\x18\x05 \x01(\bR\x06cached\"\xd6\x01\n" +
 	"\vStreamDelta\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1c\n" +
 	"\treasoning\x18\x02 \x01(\tR\treasoning\x12/\n" +
