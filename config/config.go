@@ -143,6 +143,13 @@ type LLM struct {
 	// within Bedrock's quotas. Env MODEL_LIMITS; default none. See [ModelLimits].
 	ModelLimits ModelLimits `env:"MODEL_LIMITS"`
 
+	// LimitsBackend is where the requests- and tokens-per-minute limits (MODEL_LIMITS and the tag
+	// map's "limits") are kept: "local" (each replica enforces them alone) or a Redis URL
+	// (redis://host:port/db, rediss:// for TLS) that replicas share, so that the limits hold for
+	// all of them together, as Bedrock's quotas do. Env LIMITS_BACKEND; default "local". The URL
+	// may hold a password: it is never logged.
+	LimitsBackend Secret `env:"LIMITS_BACKEND" envDefault:"local"`
+
 	// CircuitBreakerFailures is how many calls to a model in a row must fail with errors retrying
 	// could fix (after their retries) for its circuit to open: calls to it then fail at once, or go
 	// to the route's fallback, until a probe succeeds. Env CIRCUIT_BREAKER_FAILURES; default 5;

@@ -59,6 +59,7 @@ func TestDefaults(t *testing.T) {
 			DumpChatCache:           true,
 			UseEmbeddingCache:       true,
 			DumpEmbeddingCache:      true,
+			LimitsBackend:           "local",
 			CircuitBreakerFailures:  5,
 			CircuitBreakerCooldown:  30 * time.Second,
 			EmbeddingMaxStrNum:      50,
@@ -135,7 +136,7 @@ func TestVariables(t *testing.T) {
 			secrets = append(secrets, v.Name)
 		}
 	}
-	if want := []string{"CACHE_BACKEND", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "API_KEY"}; !slices.Equal(secrets, want) {
+	if want := []string{"CACHE_BACKEND", "LIMITS_BACKEND", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "API_KEY"}; !slices.Equal(secrets, want) {
 		t.Errorf("secrets = %v, want %v", secrets, want)
 	}
 	for _, name := range []string{

@@ -43,3 +43,35 @@ func TestModelLimitsSetting(t *testing.T) {
 		t.Errorf("map %+v, problems %q", m, problems)
 	}
 }
+
+// TestSharedBackends: CACHE_BACKEND and LIMITS_BACKEND take their local words or a Redis URL;
+// anything else is refused without repeating the value, which may hold a password.
+func TestSharedBackends(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, value string
+		wantErr     string
+	}{
+		{"LIMITS_BACKEND", "local", ""},
+		{"LIMITS_BACKEND", "redis://:hunter2@127.0.0.1:6379/1", ""},
+		{"LIMITS_BACKEND", "rediss://cache.internal:6380/0", ""},
+		{"LIMITS_BACKEND", "memory", "LIMITS_BACKEND: is not local, or a redis:// or rediss:// URL"},
+		{"LIMITS_BACKEND", "memcached://:hunter2@127.0.0.1", "LIMITS_BACKEND: is not local, or a redis:// or rediss:// URL"},
+		{"CACHE_BACKEND", "memory", ""},
+		{"CACHE_BACKEND", "local", "CACHE_BACKEND: is not none, memory, or a redis:// or rediss:// URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(map[string]string{tt.name: tt.value}, "")
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("error %v, want one saying %q", err, tt.wantErr)
+			case err != nil && strings.Contains(err.Error(), "hunter2"):
+				t.Errorf("the error repeats the password: %v", err)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -62,14 +63,22 @@ func (l *loader) finish() {
 			c.LLM.RetryWait.Seconds(), c.LLM.RetryMaxWait.Seconds())
 	}
 
-	switch b := string(c.LLM.CacheBackend); {
-	case b == "none" || b == "memory":
-	case strings.HasPrefix(b, "redis://") || strings.HasPrefix(b, "rediss://"):
-		if _, err := url.Parse(b); err != nil {
-			l.problem("CACHE_BACKEND", "is not a URL such as redis://host:6379/0")
+	for _, b := range []struct {
+		name, value string
+		local       []string
+	}{
+		{"CACHE_BACKEND", string(c.LLM.CacheBackend), []string{"none", "memory"}},
+		{"LIMITS_BACKEND", string(c.LLM.LimitsBackend), []string{"local"}},
+	} {
+		switch {
+		case slices.Contains(b.local, b.value):
+		case strings.HasPrefix(b.value, "redis://") || strings.HasPrefix(b.value, "rediss://"):
+			if _, err := url.Parse(b.value); err != nil {
+				l.problem(b.name, "is not a URL such as redis://host:6379/0")
+			}
+		default: // the value may hold a password: not quoted
+			l.problem(b.name, "is not %s, or a redis:// or rediss:// URL", strings.Join(b.local, ", "))
 		}
-	default:
-		l.problem("CACHE_BACKEND", "is not none, memory, or a redis:// or rediss:// URL") // the value may hold a password
 	}
 
 	// AWS

@@ -20,6 +20,7 @@ import (
 	"github.com/strata-gateway/strata/catalog"
 	"github.com/strata-gateway/strata/config"
 	"github.com/strata-gateway/strata/emulator"
+	"github.com/strata-gateway/strata/ratelimit"
 	"github.com/strata-gateway/strata/service"
 )
 
@@ -49,6 +50,8 @@ type stack struct {
 	emulatorServer *emulator.Server
 	// httpClient carries every Bedrock call.
 	httpClient *http.Client
+	// closers are the shared stores' connections (Redis), closed last.
+	closers []io.Closer
 }
 
 // close releases what the stack opened.
@@ -59,6 +62,9 @@ func (s *stack) close(ctx context.Context) {
 	}
 	if s.emulatorServer != nil {
 		_ = s.emulatorServer.Shutdown(ctx)
+	}
+	for _, c := range s.closers {
+		_ = c.Close()
 	}
 }
 
@@ -180,7 +186,21 @@ func build(ctx context.Context, cfg *config.Config, backendKind string, log *slo
 	}
 	cacheOpts, err := chatCache(cfg.LLM)
 	if err != nil {
+		st.close(ctx)
 		return nil, err
+	}
+	if c, ok := cacheOpts.Store.(io.Closer); ok {
+		st.closers = append(st.closers, c)
+	}
+	var shared service.SharedLimiter
+	if url := string(cfg.LLM.LimitsBackend); url != "local" {
+		r, err := ratelimit.NewRedis(ctx, url, ratelimit.Options{Logger: log})
+		if err != nil {
+			st.close(ctx)
+			return nil, errors.New("LIMITS_BACKEND: not a Redis URL") // the URL may hold a password
+		}
+		st.closers = append(st.closers, r)
+		shared = r
 	}
 	st.service, err = service.New(service.Options{
 		Backend:         be,
@@ -190,6 +210,7 @@ func build(ctx context.Context, cfg *config.Config, backendKind string, log *slo
 		Retry:           service.RetryPolicy{MaxAttempts: cfg.LLM.MaxRetry, BaseWait: cfg.LLM.RetryWait, MaxWait: cfg.LLM.RetryMaxWait},
 		Breaker:         service.BreakerOptions{Failures: cfg.LLM.CircuitBreakerFailures, Cooldown: cfg.LLM.CircuitBreakerCooldown},
 		ModelLimits:     modelLimits(cfg.LLM.ModelLimits),
+		SharedLimits:    shared,
 		Cache:           cacheOpts,
 		EmbedMaxBatch:   cfg.LLM.EmbeddingMaxStrNum,
 		UpstreamTimeout: cfg.Pool.UpstreamTimeout,

@@ -2,13 +2,17 @@ package service
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 
 	"github.com/strata-gateway/strata/backend"
+	"github.com/strata-gateway/strata/ratelimit"
 )
 
 // Limits to match Bedrock's quotas (issue 7), per model and per tag: calls at once, requests per
@@ -17,8 +21,10 @@ import (
 // try. Input tokens are estimated before the call and the difference settled with the real
 // usage after it, so a tokens-per-minute limit follows what Bedrock counts.
 //
-// The limits are this replica's; with several replicas, each enforces its own (sharing them
-// through Redis is issue 8's).
+// Calls at once are this replica's. Requests and tokens per minute are too, unless a
+// SharedLimiter (LIMITS_BACKEND: Redis) is set: then every replica draws on the same buckets, so
+// that a limit holds for all of them together, as Bedrock's quota does; while it does not
+// answer, each replica enforces its share of the limit, as if the replicas split it evenly.
 
 // Limit is one set of limits; zero fields are unlimited.
 type Limit struct {
@@ -37,35 +43,85 @@ const ReasonRateLimited = "RATE_LIMITED"
 // limiter enforces one Limit.
 type limiter struct {
 	name     string
+	limit    Limit
 	slots    chan struct{} // nil: no concurrency limit
 	requests *rate.Limiter // nil: no request rate
 	tokens   *rate.Limiter // nil: no token rate
+
+	// The same rates as buckets a SharedLimiter keeps (nil: no such rate).
+	sharedRequests, sharedTokens *ratelimit.Bucket
+	// debt is the tokens calls used beyond their estimates, not yet taken from the shared
+	// bucket: the next call takes them with its own, so that a call costs one round trip.
+	debt atomic.Int64
+
+	// shareMu guards share, the replicas the local rates are divided among (1: not divided).
+	shareMu sync.Mutex
+	share   int
 }
 
+// requestsBurst is one: calls are spaced evenly, as Bedrock's per-minute quotas are enforced
+// over short windows.
+const requestsBurst = 1
+
 func newLimiter(name string, l Limit) *limiter {
-	lim := &limiter{name: name}
+	lim := &limiter{name: name, limit: l, share: 1}
 	if l.Concurrency > 0 {
 		lim.slots = make(chan struct{}, l.Concurrency)
 	}
 	if l.RequestsPerMinute > 0 {
-		// A burst of one: calls are spaced evenly, as Bedrock's per-minute quotas are enforced
-		// over short windows.
-		lim.requests = rate.NewLimiter(rate.Limit(float64(l.RequestsPerMinute)/60), 1)
+		perSecond := float64(l.RequestsPerMinute) / 60
+		lim.requests = rate.NewLimiter(rate.Limit(perSecond), requestsBurst)
+		lim.sharedRequests = &ratelimit.Bucket{Key: name + ":requests", Rate: perSecond, Burst: requestsBurst}
 	}
 	if l.TokensPerMinute > 0 {
-		lim.tokens = rate.NewLimiter(rate.Limit(float64(l.TokensPerMinute)/60), l.TokensPerMinute)
+		perSecond := float64(l.TokensPerMinute) / 60
+		lim.tokens = rate.NewLimiter(rate.Limit(perSecond), l.TokensPerMinute)
+		lim.sharedTokens = &ratelimit.Bucket{Key: name + ":tokens", Rate: perSecond, Burst: l.TokensPerMinute}
 	}
 	return lim
+}
+
+// divide sets the local rates to 1/replicas of the limit: this replica's share while the shared
+// buckets cannot be reached.
+func (lim *limiter) divide(replicas int) {
+	replicas = max(1, replicas)
+	lim.shareMu.Lock()
+	defer lim.shareMu.Unlock()
+	if lim.share == replicas {
+		return
+	}
+	lim.share = replicas
+	if lim.requests != nil {
+		lim.requests.SetLimit(rate.Limit(float64(lim.limit.RequestsPerMinute) / 60 / float64(replicas)))
+	}
+	if lim.tokens != nil {
+		lim.tokens.SetLimit(rate.Limit(float64(lim.limit.TokensPerMinute) / 60 / float64(replicas)))
+		lim.tokens.SetBurst(max(1, lim.limit.TokensPerMinute/replicas))
+	}
+}
+
+// SharedLimiter keeps rate buckets that replicas share: [ratelimit.Redis].
+type SharedLimiter interface {
+	// Reserve takes every take at once if its turn comes within maxWait (negative: any wait).
+	Reserve(ctx context.Context, takes []ratelimit.Take, maxWait time.Duration) (ratelimit.Reservation, error)
+	// Refund gives back takes that will not be used.
+	Refund(ctx context.Context, takes []ratelimit.Take) error
+	// Heartbeat says whether the shared store answers, and counts the replicas.
+	Heartbeat(ctx context.Context) error
+	// Replicas is how many replicas share the buckets, as last counted.
+	Replicas() int
 }
 
 // limits holds the limiters by model id and by route key.
 type limits struct {
 	byModel map[string]*limiter
 	byRoute map[string]*limiter
+	// shared, when set, keeps the request and token rates for all replicas.
+	shared SharedLimiter
 }
 
-func newLimits(models map[string]Limit, routes []Route) *limits {
-	l := &limits{byModel: map[string]*limiter{}, byRoute: map[string]*limiter{}}
+func newLimits(models map[string]Limit, routes []Route, shared SharedLimiter) *limits {
+	l := &limits{byModel: map[string]*limiter{}, byRoute: map[string]*limiter{}, shared: shared}
 	for id, lim := range models {
 		if !lim.empty() {
 			l.byModel[id] = newLimiter("model "+id, lim)
@@ -99,37 +155,125 @@ func (l *limits) forCall(route string, req *backend.ChatRequest) []*limiter {
 
 // acquire waits for the call's turn at every limiter, estimating its input tokens, and returns
 // what settles the call once its usage is known.
-func acquire(ctx context.Context, lims []*limiter, estimate int) (settle func(used int64), err error) {
+func (l *limits) acquire(ctx context.Context, lims []*limiter, estimate int) (settle func(used int64), err error) {
 	if len(lims) == 0 {
 		return func(int64) {}, nil
 	}
-	var (
-		held     []*limiter
-		reserved []turn // turns taken, given back if a later limiter refuses
-	)
-	release := func() {
-		for _, lim := range held {
-			if lim.slots != nil {
-				<-lim.slots
-			}
-		}
+	// Slots first, for every limiter: a call refused for want of one has taken no turn anywhere.
+	release, err := takeSlots(ctx, lims)
+	if err != nil {
+		return nil, err
 	}
-	refuse := func(err error) (func(int64), error) {
-		for _, r := range reserved {
-			r.CancelAt(r.at) // at the time it was taken, so even a turn due at once is given back
-		}
+	settleTurns, err := l.takeTurns(ctx, lims, estimate)
+	if err != nil {
 		release()
 		return nil, err
 	}
-	// Slots first, for every limiter: a call refused for want of one has taken no turn anywhere.
+	return func(used int64) {
+		settleTurns(used)
+		release()
+	}, nil
+}
+
+// takeSlots takes a slot of every limiter with a concurrency limit, or none; release gives
+// them back.
+func takeSlots(ctx context.Context, lims []*limiter) (release func(), err error) {
+	var held []*limiter
+	release = func() {
+		for _, lim := range held {
+			<-lim.slots
+		}
+	}
 	for _, lim := range lims {
-		if lim.slots != nil {
-			if err := takeSlot(ctx, lim); err != nil {
-				return refuse(err)
-			}
+		if lim.slots == nil {
+			continue
+		}
+		if err := takeSlot(ctx, lim); err != nil {
+			release()
+			return nil, err
 		}
 		held = append(held, lim)
 	}
+	return release, nil
+}
+
+// takeTurns waits for the call's turn in every request and token rate: the shared buckets when
+// there are some and they answer, else this replica's own (its share of them, with shared ones).
+func (l *limits) takeTurns(ctx context.Context, lims []*limiter, estimate int) (settle func(used int64), err error) {
+	if l.shared != nil {
+		settle, err := sharedTurns(ctx, l.shared, lims, estimate)
+		if !errors.Is(err, ratelimit.ErrUnavailable) {
+			return settle, err
+		}
+		for _, lim := range lims {
+			lim.divide(l.shared.Replicas())
+		}
+	}
+	return localTurns(ctx, lims, estimate)
+}
+
+// sharedTurns takes the call's turn from the shared buckets in one round trip, with the tokens
+// earlier calls used beyond their estimates, and waits for it.
+func sharedTurns(ctx context.Context, shared SharedLimiter, lims []*limiter, estimate int) (settle func(used int64), err error) {
+	var (
+		takes []ratelimit.Take
+		what  []string // per take, for the status of a refusal
+		owner []*limiter
+		debts []int64 // per limiter, the debt taken along
+	)
+	for _, lim := range lims {
+		debt := lim.debt.Swap(0)
+		debts = append(debts, debt)
+		if lim.sharedRequests != nil {
+			takes, what, owner = append(takes, ratelimit.Take{Bucket: lim.sharedRequests, N: 1}), append(what, "requests per minute"), append(owner, lim)
+		}
+		if lim.sharedTokens != nil && estimate+int(debt) > 0 {
+			takes, what, owner = append(takes, ratelimit.Take{Bucket: lim.sharedTokens, N: estimate + int(debt)}), append(what, "tokens per minute"), append(owner, lim)
+		}
+	}
+	keepDebts := func() {
+		for i, lim := range lims {
+			lim.debt.Add(debts[i])
+		}
+	}
+	maxWait := time.Duration(-1)
+	if deadline, ok := ctx.Deadline(); ok {
+		maxWait = max(0, time.Until(deadline))
+	}
+	res, err := shared.Reserve(ctx, takes, maxWait)
+	if err != nil {
+		keepDebts()
+		return nil, err
+	}
+	if !res.OK {
+		keepDebts()
+		return nil, overLimit(owner[res.Blocking], what[res.Blocking], res.Delay)
+	}
+	if res.Delay > 0 {
+		t := time.NewTimer(res.Delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			_ = shared.Refund(ctx, takes) // a failed refund only wastes a turn
+			keepDebts()
+			return nil, overLimit(owner[res.Blocking], what[res.Blocking], res.Delay)
+		}
+	}
+	return func(used int64) {
+		if extra := used - int64(estimate); extra > 0 {
+			for _, lim := range lims {
+				if lim.sharedTokens != nil {
+					lim.debt.Add(extra)
+				}
+			}
+		}
+	}, nil
+}
+
+// localTurns waits for the call's turn in this replica's rate limiters.
+func localTurns(ctx context.Context, lims []*limiter, estimate int) (settle func(used int64), err error) {
+	var reserved []turn // turns taken, given back if a later limiter refuses
 	for _, lim := range lims {
 		for _, b := range []struct {
 			bucket *rate.Limiter
@@ -138,7 +282,10 @@ func acquire(ctx context.Context, lims []*limiter, estimate int) (settle func(us
 		}{{lim.requests, 1, "requests per minute"}, {lim.tokens, estimate, "tokens per minute"}} {
 			r, err := wait(ctx, lim, b.bucket, b.n, b.what)
 			if err != nil {
-				return refuse(err)
+				for _, r := range reserved {
+					r.CancelAt(r.at) // at the time it was taken, so even a turn due at once is given back
+				}
+				return nil, err
 			}
 			if r.Reservation != nil {
 				reserved = append(reserved, r)
@@ -146,13 +293,12 @@ func acquire(ctx context.Context, lims []*limiter, estimate int) (settle func(us
 		}
 	}
 	return func(used int64) {
-		for _, lim := range held {
+		for _, lim := range lims {
 			if lim.tokens != nil && used > int64(estimate) {
 				// The estimate fell short: take the rest now, as debt the next calls wait for.
 				lim.tokens.ReserveN(time.Now(), int(min(used-int64(estimate), int64(lim.tokens.Burst()))))
 			}
 		}
-		release()
 	}, nil
 }
 

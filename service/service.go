@@ -49,6 +49,9 @@ type Options struct {
 	// ModelLimits are limits per model id (as called, or the foundation id, which covers every
 	// profile of the model); tag map entries carry their own.
 	ModelLimits map[string]Limit
+	// SharedLimits, when set, keeps the requests- and tokens-per-minute limits for all replicas
+	// (LIMITS_BACKEND); nil keeps them in this replica.
+	SharedLimits SharedLimiter
 }
 
 // Service implements [stratav1.LLMServiceServer].
@@ -83,7 +86,7 @@ func New(opts Options) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{opts: opts, log: log, breakers: newBreakers(opts.Breaker, time.Now),
-		limits: newLimits(opts.ModelLimits, opts.Router.Routes())}, nil
+		limits: newLimits(opts.ModelLimits, opts.Router.Routes(), opts.SharedLimits)}, nil
 }
 
 // preparedChat is a chat request resolved and translated for the backend.
@@ -397,7 +400,7 @@ func (s *Service) withFallbacks(ctx context.Context, p *preparedChat, upstream f
 			return 0, &backend.Error{Kind: backend.KindUnavailable, Code: errCircuitOpen, Model: req.ModelID, RetryAfter: wait,
 				Message: "the model failed too often of late, and its circuit is open: no call goes to it until a probe succeeds"}
 		}
-		settle, err := acquire(ctx, s.limits.forCall(p.route.Key, req), estimateInput(req))
+		settle, err := s.limits.acquire(ctx, s.limits.forCall(p.route.Key, req), estimateInput(req))
 		if err != nil {
 			s.breakers.release(circuit) // a probe that never went upstream learnt nothing
 			return 0, err
@@ -827,6 +830,23 @@ func (s *Service) HealthCheck(ctx context.Context, req *stratav1.HealthCheckRequ
 		if err := pinger.Ping(ctx); err != nil {
 			// Calls are served uncached meanwhile: a warning, not a failure.
 			check.Status, check.Detail = stratav1.HealthStatus_HEALTH_STATUS_WARN, "the shared response cache does not answer: calls are served uncached"
+			if resp.Status == stratav1.HealthStatus_HEALTH_STATUS_OK {
+				resp.Status = stratav1.HealthStatus_HEALTH_STATUS_WARN
+			}
+		}
+		check.LatencyMs = time.Since(began).Milliseconds()
+		resp.Checks = append(resp.Checks, check)
+	}
+	if shared := s.limits.shared; shared != nil {
+		check := &stratav1.Check{Name: "limits", Status: stratav1.HealthStatus_HEALTH_STATUS_OK}
+		began := time.Now()
+		err := shared.Heartbeat(ctx)
+		n := shared.Replicas()
+		check.Detail = fmt.Sprintf("the requests and tokens per minute limits are shared through Redis by %d replicas", n)
+		if err != nil {
+			// Each replica enforces its share meanwhile: a warning, not a failure.
+			check.Status = stratav1.HealthStatus_HEALTH_STATUS_WARN
+			check.Detail = fmt.Sprintf("the shared limits' Redis does not answer: each of the %d replicas last counted enforces 1/%d of the requests and tokens per minute limits", n, n)
 			if resp.Status == stratav1.HealthStatus_HEALTH_STATUS_OK {
 				resp.Status = stratav1.HealthStatus_HEALTH_STATUS_WARN
 			}
