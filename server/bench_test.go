@@ -38,13 +38,23 @@ func (l latencies) report(b *testing.B) {
 	b.ReportMetric(at(0.99), "p99-µs")
 }
 
+// directClient is the application without Strata: the SDK on the same tuned pool Strata uses,
+// so the comparison is of Strata, not of pool sizes.
+func directClient(b *testing.B, url, key, secret string) *bedrockruntime.Client {
+	hc := bedrock.NewHTTPClient(bedrock.PoolOptions{})
+	b.Cleanup(hc.CloseIdleConnections)
+	return bedrockruntime.New(bedrockruntime.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: bedrock.SDKHTTPClient(hc),
+		Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), Retryer: aws.NopRetryer{},
+	})
+}
+
 // BenchmarkChatSideBySide measures, in one run against one zero-latency emulator, what Strata
 // adds to a Bedrock call: (a) the AWS SDK calling the emulator directly, SigV4-signed, as an
 // application would without Strata; (b) the same request through Strata's gRPC Chat, and its
 // ChatStream to the first delta (time to first token); (c) a bare grpc.health.v1 round trip to
 // the same server, the price of the hop itself. Strata's own cost is (b) − (a) − (c) at each
-// percentile. `make bench-check` runs it briefly; the full harness with load is `strata bench`
-// (issue 5, to come).
+// percentile. `make bench-check` runs it briefly; the full harness with load is `strata bench`.
 func BenchmarkChatSideBySide(b *testing.B) {
 	const prompt = "Summarize the plot of a short story about a lighthouse keeper in three sentences."
 	const key, secret = "AKIDBENCH", "bench-secret"
@@ -57,16 +67,7 @@ func BenchmarkChatSideBySide(b *testing.B) {
 		"API_BASE": url, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "STRATA_LOG_LEVEL": "warn",
 	}})
 	ctx := b.Context()
-	// direct is the application without Strata: the SDK on the same tuned pool Strata uses, so the
-	// comparison is of Strata, not of pool sizes.
-	direct := func(b *testing.B) *bedrockruntime.Client {
-		hc := bedrock.NewHTTPClient(bedrock.PoolOptions{})
-		b.Cleanup(hc.CloseIdleConnections)
-		return bedrockruntime.New(bedrockruntime.Options{
-			Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: bedrock.SDKHTTPClient(hc),
-			Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), Retryer: aws.NopRetryer{},
-		})
-	}
+	direct := func(b *testing.B) *bedrockruntime.Client { return directClient(b, url, key, secret) }
 	modelID := aws.String("us.amazon.nova-micro-v1:0")
 	messages := []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}}
 	inference := &types.InferenceConfiguration{Temperature: aws.Float32(0.5)}

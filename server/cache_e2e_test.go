@@ -148,6 +148,10 @@ func TestChatCacheRedis(t *testing.T) {
 	if n := upstreamChats(t, b); n != 0 {
 		t.Errorf("b called Bedrock %d times, want 0", n)
 	}
+	// A hit is one Redis round trip: a's miss was a GET and a SET, b's hit one GET.
+	if calls := redis.Calls(t); calls["get"] != 2 || calls["set"] != 1 {
+		t.Errorf("Redis ran %v; want 2 GETs and 1 SET", calls)
+	}
 
 	cacheCheck := func() stratav1.HealthStatus {
 		t.Helper()

@@ -5,9 +5,11 @@ package redistest
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -83,4 +85,43 @@ func ping(addr string) error {
 		return fmt.Errorf("redis answered %q, %v", line, err)
 	}
 	return nil
+}
+
+// Calls returns how many times the server ran each command (INFO commandstats), by lower-case
+// name: a test's proof of how many round trips a cache hit or a limit took.
+func (s *Server) Calls(t testing.TB) map[string]int {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := fmt.Fprint(c, "INFO commandstats\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	header, err := r.ReadString('\n') // a bulk string: $<length>
+	if err != nil || !strings.HasPrefix(header, "$") {
+		t.Fatalf("INFO answered %q, %v", header, err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(header[1:]))
+	if err != nil {
+		t.Fatalf("INFO answered %q", header)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]int{}
+	for _, line := range strings.Split(string(body), "\r\n") {
+		// cmdstat_get:calls=2,usec=14,...
+		name, rest, ok := strings.Cut(strings.TrimPrefix(line, "cmdstat_"), ":calls=")
+		if !ok || !strings.HasPrefix(line, "cmdstat_") {
+			continue
+		}
+		count, _, _ := strings.Cut(rest, ",")
+		calls[name], _ = strconv.Atoi(count)
+	}
+	return calls
 }

@@ -1,0 +1,157 @@
+package server
+
+import (
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
+	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
+	"github.com/redis/go-redis/v9"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/strata-gateway/strata/emulator"
+	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
+	"github.com/strata-gateway/strata/internal/redistest"
+)
+
+// BenchmarkCacheHit measures, side by side in one run against one zero-latency emulator and one
+// real redis-server, what a cached reply costs: (a) the direct SDK call it replaces; (b) the same
+// request through Strata with no cache; (c) a hit in Strata's memory cache; (d) a hit in the
+// Redis cache; (e) a bare Redis GET of the same entry, the round trip a Redis hit adds; (f) a bare
+// grpc.health.v1 round trip, the gRPC hop every path through Strata pays. A memory hit should
+// cost less than (a), and a Redis hit no more than (c) plus (e).
+func BenchmarkCacheHit(b *testing.B) {
+	const prompt = "Summarize the plot of a short story about a lighthouse keeper in three sentences."
+	const key, secret = "AKIDBENCH", "bench-secret"
+	emu, err := emulator.New(emulator.Options{AccessKeyID: key, SecretAccessKey: secret})
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := listenEmulator(b, emu)
+	srv := redistest.Start(b)
+	strata := func(cacheBackend string) *harness {
+		return startStrataWith(b, harnessOptions{backend: BackendBedrock, emu: emu, environ: map[string]string{
+			"API_BASE": url, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "STRATA_LOG_LEVEL": "warn",
+			"CACHE_BACKEND": cacheBackend,
+		}})
+	}
+	ctx := b.Context()
+	req := &stratav1.ChatRequest{Model: novaMicro, Messages: user(prompt)}
+	chat := func(h *harness, wantCached bool) func(b *testing.B) {
+		return func(b *testing.B) {
+			if _, err := h.client.Chat(ctx, req); err != nil { // the miss that fills the cache
+				b.Fatal(err)
+			}
+			var lat latencies
+			b.ReportAllocs()
+			for b.Loop() {
+				lat.time(func() {
+					resp, err := h.client.Chat(ctx, req)
+					if err != nil || resp.GetCached() != wantCached {
+						b.Fatalf("cached=%v, %v; want cached=%v", resp.GetCached(), err, wantCached)
+					}
+				})
+			}
+			lat.report(b)
+		}
+	}
+
+	// chatLoaded is chat with 8 callers at once (ns/op is then wall time over calls): a loaded
+	// server, where no process sleeps between calls and a Redis hit pays its round trip only.
+	chatLoaded := func(h *harness) func(b *testing.B) {
+		return func(b *testing.B) {
+			b.SetParallelism(4) // × GOMAXPROCS 2
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if resp, err := h.client.Chat(ctx, req); err != nil || !resp.GetCached() {
+						b.Errorf("cached=%v, %v", resp.GetCached(), err)
+						return
+					}
+				}
+			})
+		}
+	}
+
+	b.Run("a_direct_sdk", func(b *testing.B) {
+		client := directClient(b, url, key, secret)
+		in := &bedrockruntime.ConverseInput{ModelId: aws.String(novaMicro),
+			Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}}}
+		var lat latencies
+		b.ReportAllocs()
+		for b.Loop() {
+			lat.time(func() {
+				if _, err := client.Converse(ctx, in); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		lat.report(b)
+	})
+	b.Run("b_strata_uncached", chat(strata("none"), false))
+	memoryStrata, redisStrata := strata("memory"), strata(srv.URL())
+	b.Run("c_strata_memory_hit", chat(memoryStrata, true))
+	b.Run("d_strata_redis_hit", chat(redisStrata, true))
+	b.Run("c_strata_memory_hit_8_callers", chatLoaded(memoryStrata))
+	b.Run("d_strata_redis_hit_8_callers", chatLoaded(redisStrata))
+	b.Run("e_redis_get", func(b *testing.B) {
+		opts, err := redis.ParseURL(srv.URL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		client := redis.NewClient(opts)
+		defer client.Close()
+		// An entry of the size a cached reply takes.
+		resp, err := redisStrata.client.Chat(ctx, req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		value := make([]byte, len(resp.GetText())+256)
+		if err := client.Set(ctx, "bench:entry", value, 0).Err(); err != nil {
+			b.Fatal(err)
+		}
+		var lat latencies
+		b.ReportAllocs()
+		for b.Loop() {
+			lat.time(func() {
+				if err := client.Get(ctx, "bench:entry").Err(); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		lat.report(b)
+	})
+	b.Run("e_redis_get_8_callers", func(b *testing.B) {
+		opts, err := redis.ParseURL(srv.URL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		client := redis.NewClient(opts)
+		defer client.Close()
+		if err := client.Set(ctx, "bench:entry", make([]byte, 512), 0).Err(); err != nil {
+			b.Fatal(err)
+		}
+		b.SetParallelism(4)
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := client.Get(ctx, "bench:entry").Err(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+	b.Run("f_grpc_health", func(b *testing.B) {
+		var lat latencies
+		b.ReportAllocs()
+		for b.Loop() {
+			lat.time(func() {
+				if _, err := redisStrata.health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		lat.report(b)
+	})
+}
