@@ -37,6 +37,13 @@ const (
 // errCircuitOpen is the backend error code of a call refused by an open circuit.
 const errCircuitOpen = "CircuitOpen"
 
+// circuitOpen is the error of a call to model refused by its open circuit, which a probe may
+// close after wait.
+func circuitOpen(model string, wait time.Duration) error {
+	return &backend.Error{Kind: backend.KindUnavailable, Code: errCircuitOpen, Model: model, RetryAfter: wait,
+		Message: "the model failed too often of late, and its circuit is open: no call goes to it until a probe succeeds"}
+}
+
 // breakers holds a circuit per model id.
 type breakers struct {
 	opts BreakerOptions

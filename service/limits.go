@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/strata-gateway/strata/backend"
+	"github.com/strata-gateway/strata/catalog"
 	"github.com/strata-gateway/strata/ratelimit"
 )
 
@@ -135,14 +136,15 @@ func newLimits(models map[string]Limit, routes []Route, shared SharedLimiter) *l
 	return l
 }
 
-// forCall lists the limiters a call to req on route goes through: the model's, by the id called
-// and by its foundation id (which covers every profile of it), and the route's.
-func (l *limits) forCall(route string, req *backend.ChatRequest) []*limiter {
+// forCall lists the limiters a call to model modelID (m, when known) on route goes through: the
+// model's, by the id called and by its foundation id (which covers every profile of it), and the
+// route's.
+func (l *limits) forCall(route, modelID string, m *catalog.Model) []*limiter {
 	var out []*limiter
-	if lim := l.byModel[req.ModelID]; lim != nil {
+	if lim := l.byModel[modelID]; lim != nil {
 		out = append(out, lim)
 	}
-	if m := req.Model; m != nil && m.ID != req.ModelID {
+	if m != nil && m.ID != modelID {
 		if lim := l.byModel[m.ID]; lim != nil {
 			out = append(out, lim)
 		}
@@ -151,6 +153,23 @@ func (l *limits) forCall(route string, req *backend.ChatRequest) []*limiter {
 		out = append(out, lim)
 	}
 	return out
+}
+
+// charge counts tokens a call used and that no turn took: they are taken as debt the next calls
+// wait for. Embeddings are charged so, once their usage is known, as their input cannot be
+// estimated per upstream call of a fan-out.
+func (l *limits) charge(lims []*limiter, tokens int64) {
+	if tokens <= 0 {
+		return
+	}
+	for _, lim := range lims {
+		if l.shared != nil && lim.sharedTokens != nil {
+			lim.debt.Add(tokens)
+		}
+		if lim.tokens != nil {
+			lim.tokens.ReserveN(time.Now(), int(min(tokens, int64(lim.tokens.Burst()))))
+		}
+	}
 }
 
 // acquire waits for the call's turn at every limiter, estimating its input tokens, and returns

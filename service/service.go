@@ -397,10 +397,9 @@ func (s *Service) withFallbacks(ctx context.Context, p *preparedChat, upstream f
 			circuit += "@" + req.Region // a model's circuit is per region
 		}
 		if ok, wait := s.breakers.allow(circuit); !ok {
-			return 0, &backend.Error{Kind: backend.KindUnavailable, Code: errCircuitOpen, Model: req.ModelID, RetryAfter: wait,
-				Message: "the model failed too often of late, and its circuit is open: no call goes to it until a probe succeeds"}
+			return 0, circuitOpen(req.ModelID, wait)
 		}
-		settle, err := s.limits.acquire(ctx, s.limits.forCall(p.route.Key, req), estimateInput(req))
+		settle, err := s.limits.acquire(ctx, s.limits.forCall(p.route.Key, req.ModelID, req.Model), estimateInput(req))
 		if err != nil {
 			s.breakers.release(circuit) // a probe that never went upstream learnt nothing
 			return 0, err
@@ -685,13 +684,26 @@ func (s *Service) Embed(ctx context.Context, req *stratav1.EmbedRequest) (*strat
 		breq.Dimensions = int(*req.Dimensions)
 	}
 	// Each upstream call of the fan-out is retried on its own: a throttled 19th text does not
-	// send the 18 that succeeded again.
+	// send the 18 that succeeded again. Each is also one request to the model's circuit and
+	// limits, as Bedrock counts it; the tokens are charged once the usage is known.
+	lims := s.limits.forCall(route, breq.ModelID, breq.Model)
 	breq.Retry = func(caller context.Context, call func(context.Context) error) (int, error) {
-		return s.opts.Retry.do(caller, func(caller context.Context) error {
+		if ok, wait := s.breakers.allow(breq.ModelID); !ok {
+			return 0, circuitOpen(breq.ModelID, wait)
+		}
+		settle, err := s.limits.acquire(caller, lims, 0)
+		if err != nil {
+			s.breakers.release(breq.ModelID)
+			return 0, err
+		}
+		defer settle(0)
+		n, err := s.opts.Retry.do(caller, func(caller context.Context) error {
 			ctx, cancel := s.upstreamContext(caller)
 			defer cancel()
 			return attemptError(caller, ctx, breq.ModelID, call(ctx))
 		})
+		s.breakers.record(breq.ModelID, err)
+		return n, err
 	}
 	// The cache first, text by text: only the texts it lacks go to Bedrock.
 	vectors, missing := make([][]float32, len(breq.Inputs)), allIndexes(len(breq.Inputs))
@@ -723,6 +735,7 @@ func (s *Service) Embed(ctx context.Context, req *stratav1.EmbedRequest) (*strat
 			}
 		}
 	}
+	s.limits.charge(lims, resp.Usage.Input)
 	attempts := resp.Calls // for Embed: the upstream calls made, retries included
 	rec.attempts = int32(attempts)
 	out := &stratav1.EmbedResponse{Model: name.ModelID, Usage: toUsage(resp.Usage), CostUsd: cost(name.Model, name.ModelID, "", resp.Usage),
