@@ -84,9 +84,13 @@ func NewGRPC(svc stratav1.LLMServiceServer, opts GRPCOptions, log *slog.Logger) 
 		grpc.MaxRecvMsgSize(opts.MaxRecvMsgBytes),
 		// Serve calls on a fixed set of worker goroutines whose stacks have already grown to what a
 		// call needs, rather than on a new goroutine that grows its stack on every call: stack
-		// copying was 6.5% of Strata's CPU at saturation (BENCHMARKS.md). A call that finds every
-		// worker busy still gets a goroutine of its own.
-		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+		// copying was 6.5% of Strata's CPU at saturation (BENCHMARKS.md). A worker is busy for the
+		// whole upstream call, most of it waiting on Bedrock, so one per core is far too few: at
+		// 16 callers on one core most calls still got a goroutine of their own, and encoding the
+		// Converse body grew its stack each time (12% of CPU). 32 per core cover the calls in
+		// flight of a loaded core for 32 × 8 KB of idle stacks; a call that finds every worker
+		// busy still gets a goroutine of its own.
+		grpc.NumStreamWorkers(uint32(32*runtime.GOMAXPROCS(0))),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time:                  opts.KeepaliveTime,
 			Timeout:               opts.KeepaliveTimeout,
