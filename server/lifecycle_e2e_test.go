@@ -254,3 +254,104 @@ func TestShutdownManyStreams(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+// TestSIGTERMManyStreams is TestShutdownManyStreams on a real process: `strata serve` in a child
+// process, the emulator (paced, so that replies take seconds) in this one. SIGTERM with 50 streams
+// open: new calls are refused, every stream finishes intact (the whole reply, then its end event
+// with the usage), and the process exits 0.
+func TestSIGTERMManyStreams(t *testing.T) {
+	const key, secret = "AKIDSIGTERM", "sigterm-secret"
+	// At 40 tokens a second a reply to longPrompt takes about 2 s: long enough for the 50 streams
+	// to be open when the signal comes, short enough for the test to take ~5 s.
+	emu, err := emulator.New(emulator.Options{AccessKeyID: key, SecretAccessKey: secret, TokensPerSecond: 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	strata := runChild(t, map[string]string{
+		"API_BASE": listenEmulator(t, emu), "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1",
+		// Longer than a reply takes, so that only the drain can end the streams early.
+		"STRATA_SHUTDOWN_TIMEOUT": "20s",
+	})
+	req := &stratav1.ChatRequest{Messages: longPrompt}
+	// What a whole reply is: the same request to an emulator with the same seed, unpaced.
+	refEvents, err := chatStream(t, startPaced(t, 0, nil), req)
+	if err != nil {
+		t.Fatalf("reference stream: %v", err)
+	}
+	_, want, _ := joinDeltas(t, refEvents)
+	if want.text == "" {
+		t.Fatal("the reference reply has no text")
+	}
+
+	const n = 50
+	type result struct {
+		events []*stratav1.ChatStreamResponse
+		err    error
+		endAt  time.Time
+	}
+	results := make([]result, n)
+	var started, done sync.WaitGroup
+	for i := range n {
+		started.Add(1)
+		done.Go(func() {
+			r := &results[i]
+			defer func() { r.endAt = time.Now() }()
+			stream, err := strata.client.ChatStream(t.Context(), req)
+			if err != nil {
+				r.err = err
+				started.Done()
+				return
+			}
+			first, err := stream.Recv()
+			started.Done()
+			if err != nil {
+				r.err = err
+				return
+			}
+			r.events, r.err = streamEvents(stream)
+			r.events = append([]*stratav1.ChatStreamResponse{first}, r.events...)
+		})
+	}
+	started.Wait()
+	if s := emu.Stats(); s.InFlight != n {
+		t.Fatalf("%d requests in flight at the emulator before SIGTERM, want %d: the replies are too fast for the test", s.InFlight, n)
+	}
+	termAt := time.Now()
+	exited := make(chan error, 1)
+	go func() { exited <- strata.terminate(15 * time.Second) }()
+
+	// A new call is refused once the server stops accepting them (at once: no drain delay).
+	waitFor(t, 3*time.Second, "a new call to be refused", func() bool {
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		_, err := strata.client.ListModels(ctx, &stratav1.ListModelsRequest{})
+		return status.Code(err) == codes.Unavailable
+	})
+
+	done.Wait()
+	for i, r := range results {
+		if r.err != nil {
+			t.Errorf("stream %d ended with %v after %d events; want it to finish", i, r.err, len(r.events))
+			continue
+		}
+		if !r.endAt.After(termAt) {
+			t.Errorf("stream %d ended before SIGTERM: it was not in flight", i)
+		}
+		_, got, end := joinDeltas(t, r.events)
+		if got.text != want.text {
+			t.Errorf("stream %d: text %q, want the whole reply %q", i, got.text, want.text)
+		}
+		if end.GetStopReason() != stratav1.StopReason_STOP_REASON_END_TURN || end.GetUsage().GetInputTokens() <= 0 || end.GetUsage().GetOutputTokens() <= 0 {
+			t.Errorf("stream %d: end %v, want end_turn with the usage", i, end)
+		}
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("strata serve after SIGTERM: %v, want exit status 0; log:\n%s", err, strata.logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("strata serve did not exit")
+	}
+	t.Logf("the 50 streams finished and the process exited %v after SIGTERM", time.Since(termAt).Round(time.Millisecond))
+}

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -49,9 +50,27 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// child is Strata running as a process of its own: this test binary as `strata serve`.
+type child struct {
+	client stratav1.LLMServiceClient
+	cmd    *exec.Cmd
+	logs   *syncBuffer
+	exited chan error // receives cmd.Wait's result once
+
+	once sync.Once
+	err  error
+}
+
 // startChild runs Strata as a process of its own with exactly env (and harnessDefaults), stops
 // it with SIGTERM when the test ends, and returns a client of it.
 func startChild(t *testing.T, env map[string]string) stratav1.LLMServiceClient {
+	t.Helper()
+	return runChild(t, env).client
+}
+
+// runChild is startChild returning the process too, for tests that signal it themselves. When
+// the test ends, the process is sent SIGTERM (if the test did not already) and must exit 0.
+func runChild(t *testing.T, env map[string]string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "--addr", "127.0.0.1:0", "--env-file", os.DevNull, "--backend", BackendBedrock)
 	cmd.Env = []string{childServe + "=1"}
@@ -65,46 +84,61 @@ func startChild(t *testing.T, env map[string]string) stratav1.LLMServiceClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	cmd.Stderr = logs
+	c := &child{cmd: cmd, logs: &syncBuffer{}, exited: make(chan error, 1)}
+	cmd.Stderr = c.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
 	addr := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(stdout).ReadString('\n') // `strata serve` prints its address first
 		addr <- strings.TrimSpace(line)
 		_, _ = io.Copy(io.Discard, stdout)
-		exited <- cmd.Wait()
+		c.exited <- cmd.Wait()
 	}()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("strata serve exited with %v; log:\n%s", err, logs.String())
-			}
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("strata serve did not stop on SIGTERM; log:\n%s", logs.String())
+		if err := c.terminate(10 * time.Second); err != nil {
+			t.Errorf("strata serve: %v; log:\n%s", err, c.logs.String())
 		}
 	})
 	var a string
 	select {
 	case a = <-addr:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("strata serve printed no address; log:\n%s", logs.String())
+		t.Fatalf("strata serve printed no address; log:\n%s", c.logs.String())
 	}
 	if a == "" {
-		t.Fatalf("strata serve exited before serving; log:\n%s", logs.String())
+		t.Fatalf("strata serve exited before serving; log:\n%s", c.logs.String())
 	}
 	conn, err := grpc.NewClient(a, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return stratav1.NewLLMServiceClient(conn)
+	c.client = stratav1.NewLLMServiceClient(conn)
+	return c
+}
+
+// terminate sends the process SIGTERM and waits up to timeout for it to exit. It returns nil
+// when the process exited with status 0, its *exec.ExitError otherwise, or an error saying it
+// had to be killed; later calls return the same.
+func (c *child) terminate(timeout time.Duration) error {
+	c.once.Do(func() {
+		if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			c.err = fmt.Errorf("SIGTERM: %w", err)
+		}
+		select {
+		case err := <-c.exited:
+			if c.err == nil {
+				c.err = err
+			}
+		case <-time.After(timeout):
+			_ = c.cmd.Process.Kill()
+			<-c.exited
+			c.err = fmt.Errorf("did not exit within %v of SIGTERM; killed", timeout)
+		}
+	})
+	return c.err
 }
 
 // TestReplicasShareRedis: two Strata processes, one Bedrock (the emulator) and one Redis. A reply
