@@ -275,6 +275,8 @@ func anthropicContent(blocks []replyBlock) []map[string]any {
 		switch b.kind {
 		case blockReasoning:
 			out = append(out, map[string]any{"type": "thinking", "thinking": b.text(), "signature": b.signature})
+		case blockRedacted:
+			out = append(out, map[string]any{"type": "redacted_thinking", "data": string(b.redacted)})
 		case blockToolUse:
 			out = append(out, map[string]any{"type": "tool_use", "id": anthropicToolID(b.toolID), "name": b.toolName, "input": json.RawMessage(b.text())})
 		default:

@@ -208,6 +208,8 @@ func (e *Emulator) checkMessages(m *catalog.Model, req *converseRequest, t *turn
 				return err
 			}
 			switch {
+			case b.Text != nil && msg.Role == "user" && strings.Contains(*b.Text, redactedThinkingTrigger):
+				t.redactThinking = true
 			case b.ToolUse != nil:
 				toolUses = append(toolUses, b.ToolUse.ToolUseID)
 			case b.ToolResult != nil:
@@ -516,7 +518,7 @@ func (e *Emulator) serveConverse(w http.ResponseWriter, r *http.Request, c *call
 	if apiErr != nil {
 		return apiErr
 	}
-	rep := e.generate(t)
+	rep := e.generate(t, c.fault)
 	rep.usage = mergeUsage(e.settleCache(t), rep.usage)
 	if err := sleep(r.Context(), e.latency(c, rep.usage.output)); err != nil {
 		return nil // the client went away; nothing to answer
@@ -566,6 +568,8 @@ func converseBlocks(blocks []replyBlock) []outputBlock {
 		switch b.kind {
 		case blockReasoning:
 			out = append(out, outputBlock{ReasoningContent: &outputReasoning{ReasoningText: &outputReasoningText{Text: b.text(), Signature: b.signature}}})
+		case blockRedacted:
+			out = append(out, outputBlock{ReasoningContent: &outputReasoning{RedactedContent: b.redacted}})
 		case blockToolUse:
 			out = append(out, outputBlock{ToolUse: &outputToolUse{Input: json.RawMessage(b.text()), Name: b.toolName, ToolUseID: b.toolID, Type: b.toolType}})
 		default:

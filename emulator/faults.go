@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +47,13 @@ type Fault struct {
 	Stall time.Duration
 	// TTFT delays the first token of this request by this much (on top of the latency model).
 	TTFT time.Duration
+	// Reply, when set, is the text the model answers with instead of the generated one: a model
+	// that writes prose, fenced or schema-breaking JSON where JSON was asked for, or answers a
+	// question rather than calling an offered tool. The reply keeps Bedrock's shape (a text
+	// block, after any reasoning; usage counts its tokens; maxTokens and stop sequences cut it);
+	// a tool the request forces (toolChoice any or tool) is still called, as Bedrock guarantees.
+	// With Times it makes the first replies bad and the later ones generated again.
+	Reply string
 }
 
 // ParseFault reads a fault from its text form: comma- or semicolon-separated key=value pairs.
@@ -54,8 +62,12 @@ type Fault struct {
 //	error=modelStreamErrorException,cut-after=4,op=converse-stream
 //	cut-after=2,abort
 //	stall=1s,model=us.amazon.nova-micro-v1:0
+//	reply=Here is the JSON you asked for.,times=1
+//	reply={"city":"Canberra"%2C"population":-1},op=converse
 //
-// Keys: error, message, retry-after, every, rate, times, cut-after, abort, stall, ttft, model, op.
+// Keys: error, message, retry-after, every, rate, times, cut-after, abort, stall, ttft, reply,
+// model, op. A reply is URL query-escaped (url.QueryUnescape): %2C for a comma, %3B for a
+// semicolon, %0A for a new line, + for a space.
 func ParseFault(s string) (Fault, error) {
 	var f Fault
 	for _, field := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' }) {
@@ -86,6 +98,8 @@ func ParseFault(s string) (Fault, error) {
 			f.Stall, err = time.ParseDuration(value)
 		case "ttft":
 			f.TTFT, err = time.ParseDuration(value)
+		case "reply":
+			f.Reply, err = url.QueryUnescape(value)
 		case "model":
 			f.Model = value
 		case "op":
@@ -93,7 +107,7 @@ func ParseFault(s string) (Fault, error) {
 		case "":
 			continue
 		default:
-			return Fault{}, fmt.Errorf("fault %q: unknown key %q (want error, message, retry-after, every, rate, times, cut-after, abort, stall, ttft, model or op)", s, key)
+			return Fault{}, fmt.Errorf("fault %q: unknown key %q (want error, message, retry-after, every, rate, times, cut-after, abort, stall, ttft, reply, model or op)", s, key)
 		}
 		if err != nil {
 			return Fault{}, fmt.Errorf("fault %q: %s: %w", s, key, err)
@@ -147,6 +161,9 @@ func (f Fault) String() string {
 	if f.TTFT > 0 {
 		add("ttft", f.TTFT.String())
 	}
+	if f.Reply != "" {
+		add("reply", url.QueryEscape(f.Reply))
+	}
 	if f.Model != "" {
 		add("model", f.Model)
 	}
@@ -163,8 +180,8 @@ func (f *Fault) validate() error {
 		}
 	}
 	switch {
-	case f.Error == "" && f.CutAfter == 0 && f.Stall == 0 && f.TTFT == 0:
-		return fmt.Errorf("a fault needs error, cut-after, stall or ttft")
+	case f.Error == "" && f.CutAfter == 0 && f.Stall == 0 && f.TTFT == 0 && f.Reply == "":
+		return fmt.Errorf("a fault needs error, cut-after, stall, ttft or reply")
 	case f.Rate < 0 || f.Rate > 1:
 		return fmt.Errorf("rate %v is not between 0 and 1", f.Rate)
 	case f.Every < 0 || f.Times < 0 || f.CutAfter < 0 || f.Stall < 0 || f.TTFT < 0 || f.RetryAfter < 0:
@@ -194,6 +211,20 @@ func (f *Fault) before(ctx context.Context) *apiError {
 	err := newAPIError(f.Error, f.Message)
 	err.retryAfter = f.RetryAfter
 	return err
+}
+
+// replyText is the reply an injected fault puts in the model's mouth, if any.
+func (f *Fault) replyText() (string, bool) {
+	if f == nil || f.Reply == "" {
+		return "", false
+	}
+	return f.Reply, true
+}
+
+// repliesText reports a fault that makes the model answer in text.
+func (f *Fault) repliesText() bool {
+	_, ok := f.replyText()
+	return ok
 }
 
 // streamError is the exception a stream ends with after CutAfter events, or nil for a plain cut.

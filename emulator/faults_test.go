@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -43,8 +44,12 @@ func TestParseFault(t *testing.T) {
 		{name: "everything", spec: "error=InternalServerException,message=boom,retry-after=1.5s,every=2,rate=0.5,times=3,cut-after=1,abort,stall=10ms,ttft=20ms,model=amazon.nova-micro-v1:0,op=invoke-with-response-stream",
 			want: Fault{Error: CodeInternalServer, Message: "boom", RetryAfter: 1500 * time.Millisecond, Every: 2, Rate: 0.5, Times: 3, CutAfter: 1, Abort: true,
 				Stall: 10 * time.Millisecond, TTFT: 20 * time.Millisecond, Model: txModel, Operation: OpInvokeStream}},
-		{name: "empty", spec: "", wantErr: "a fault needs error, cut-after, stall or ttft"},
-		{name: "schedule without an effect", spec: "every=3", wantErr: "a fault needs error, cut-after, stall or ttft"},
+		{name: "reply, escaped", spec: "reply=Sure%2C+here%3A+%7B%22a%22%3A1%7D,times=1,op=converse",
+			want: Fault{Reply: `Sure, here: {"a":1}`, Times: 1, Operation: OpConverse}, wantString: "times=1,reply=Sure%2C+here%3A+%7B%22a%22%3A1%7D,op=converse"},
+		{name: "reply with plain spaces", spec: "reply=not JSON at all", want: Fault{Reply: "not JSON at all"}, wantString: "reply=not+JSON+at+all"},
+		{name: "reply that is not escaped right", spec: "reply=100%", wantErr: "reply"},
+		{name: "empty", spec: "", wantErr: "a fault needs error, cut-after, stall, ttft or reply"},
+		{name: "schedule without an effect", spec: "every=3", wantErr: "a fault needs error, cut-after, stall, ttft or reply"},
 		{name: "empty error", spec: "error=", wantErr: "a fault needs"},
 		{name: "unknown error code", spec: "error=NoSuchException", wantErr: `unknown error code "NoSuchException"`},
 		{name: "unknown key", spec: "error=ThrottlingException,bogus=1", wantErr: `unknown key "bogus"`},
@@ -737,5 +742,94 @@ func TestStats(t *testing.T) {
 	got.Requests[OpConverse][outcomeOK] = 99
 	if emu.Stats().Count(OpConverse, outcomeOK) != 2 {
 		t.Error("Stats() shares its maps with the emulator")
+	}
+}
+
+// TestReplyFault: a reply fault puts its text in the model's mouth in Bedrock's shape (a text
+// block after any reasoning, counted in usage, cut by maxTokens), unary and streamed, under auto
+// instead of a tool call but never instead of a forced one; with times=1 the next reply is
+// generated again.
+func TestReplyFault(t *testing.T) {
+	t.Parallel()
+	const bad = "Sure, here you go: {\"city\": \"Canberra\""
+	weather := `{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}`
+	schema := `{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false}`
+	tests := []struct {
+		name     string
+		in       func(t *testing.T) *bedrockruntime.ConverseInput
+		wantText string // the whole reply text; "" when a tool is called
+		wantStop types.StopReason
+	}{
+		{"plain text", func(t *testing.T) *bedrockruntime.ConverseInput { return sdkAsk(sdkNova, "Give me JSON.") }, bad, types.StopReasonEndTurn},
+		{"instead of native structured output", func(t *testing.T) *bedrockruntime.ConverseInput {
+			in := sdkAsk(sdkHaiku45, "Give me JSON.")
+			in.OutputConfig = &types.OutputConfig{TextFormat: &types.OutputFormat{Type: types.OutputFormatTypeJsonSchema,
+				Structure: &types.OutputFormatStructureMemberJsonSchema{Value: types.JsonSchemaDefinition{Name: aws.String("city"), Schema: aws.String(schema)}}}}
+			return in
+		}, bad, types.StopReasonEndTurn},
+		{"after claude's thinking", func(t *testing.T) *bedrockruntime.ConverseInput {
+			in := sdkAsk(sdkSonnet45, "Give me JSON.")
+			in.AdditionalModelRequestFields = sdkThinking(1024)
+			in.InferenceConfig = &types.InferenceConfiguration{MaxTokens: aws.Int32(2048)}
+			return in
+		}, bad, types.StopReasonEndTurn},
+		{"cut by maxTokens", func(t *testing.T) *bedrockruntime.ConverseInput {
+			in := sdkAsk(sdkNova, "Give me JSON.")
+			in.InferenceConfig = &types.InferenceConfiguration{MaxTokens: aws.Int32(2)}
+			return in
+		}, "Sure,", types.StopReasonMaxTokens},
+		{"an answer instead of an offered tool", func(t *testing.T) *bedrockruntime.ConverseInput {
+			in := sdkAsk(sdkNova, "What is the weather in Paris?")
+			in.ToolConfig = &types.ToolConfiguration{Tools: []types.Tool{sdkTool(t, "get_weather", weather)}}
+			return in
+		}, bad, types.StopReasonEndTurn},
+		{"a forced tool is still called", func(t *testing.T) *bedrockruntime.ConverseInput {
+			in := sdkAsk(sdkNova, "What is the weather in Paris?")
+			in.ToolConfig = &types.ToolConfiguration{Tools: []types.Tool{sdkTool(t, "get_weather", weather)},
+				ToolChoice: &types.ToolChoiceMemberTool{Value: types.SpecificToolChoice{Name: aws.String("get_weather")}}}
+			return in
+		}, "", types.StopReasonToolUse},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fault, err := ParseFault("reply=" + url.QueryEscape(bad) + ",times=2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			te := sdkStart(t, Options{Faults: []Fault{fault}})
+			in := tt.in(t)
+			out := sdkConverse(t, te, in)
+			if got := sdkReplyText(t, out); got != tt.wantText || out.StopReason != tt.wantStop {
+				t.Errorf("Converse: text %q, stop %q; want %q, %q", got, out.StopReason, tt.wantText, tt.wantStop)
+			}
+			sdkCheckUsage(t, out.Usage)
+			if tt.wantText != "" && sdkI32(out.Usage.OutputTokens) < countTokens(tt.wantText) {
+				t.Errorf("outputTokens = %d, fewer than the reply's %d", sdkI32(out.Usage.OutputTokens), countTokens(tt.wantText))
+			}
+			if tt.wantStop == types.StopReasonToolUse && len(sdkToolUses(t, out)) != 1 {
+				t.Errorf("content %#v, want the forced call", sdkMessage(t, out).Content)
+			}
+			if in.AdditionalModelRequestFields != nil {
+				sdkReasoning(t, out) // reasoning first, then the injected text
+			}
+			if tt.wantStop != types.StopReasonToolUse {
+				streamed := ""
+				for _, ev := range sdkStream(t, te, in) {
+					if d, ok := ev.(*types.ConverseStreamOutputMemberContentBlockDelta); ok {
+						if text, ok := d.Value.Delta.(*types.ContentBlockDeltaMemberText); ok {
+							streamed += text.Value
+						}
+					}
+				}
+				if streamed != tt.wantText {
+					t.Errorf("ConverseStream text %q, want %q", streamed, tt.wantText)
+				}
+			}
+			// times=2 is spent: the model answers as it would have.
+			if got := sdkReplyText(t, sdkConverse(t, te, in)); tt.wantStop != types.StopReasonToolUse && got == tt.wantText {
+				t.Errorf("after the fault was spent the reply is still %q", got)
+			}
+		})
 	}
 }

@@ -1,17 +1,21 @@
 package emulator
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"unicode/utf8"
 )
 
 // generate answers a turn. The answer depends only on the emulator's seed and the request: a
-// reasoning block when asked, then a tool call when a tool is forced, or offered and not yet
-// answered, else text (JSON when a schema is given) that quotes the last user message. maxTokens
-// and stop sequences cut it as a model's would.
-func (e *Emulator) generate(t *turn) reply {
+// reasoning block when asked (encrypted when the conversation carries Anthropic's redacted-thinking
+// trigger), then tool calls when a tool is forced, or offered and not yet answered, else text
+// (JSON when a schema is given) that quotes the last user message, or the text of an injected
+// reply fault. maxTokens and stop sequences cut it as a model's would.
+func (e *Emulator) generate(t *turn, f *Fault) reply {
 	if t.guardrail != nil {
 		return guardrailReply(t.guardrail)
 	}
@@ -31,7 +35,11 @@ func (e *Emulator) generate(t *turn) reply {
 			n = min(n, max(1, t.reasoning.budget/12))
 		}
 		b, full := emit(blockReasoning, splitPieces(pickSentences(rng, reasoningSentences, n, t.lastUserText)))
-		if t.reasoning.signed {
+		switch {
+		case t.redactThinking && t.reasoning.signed:
+			// Claude's redacted_thinking: the same reasoning, counted the same, sent encrypted.
+			b = replyBlock{kind: blockRedacted, redacted: redactedData(e.opts.Seed, b.text())}
+		case t.reasoning.signed:
 			b.signature = signature(e.opts.Seed, b.text())
 		}
 		out.blocks = append(out.blocks, b)
@@ -41,36 +49,41 @@ func (e *Emulator) generate(t *turn) reply {
 		}
 	}
 
-	if tool, ok := t.pickTool(); ok {
+	// An injected reply is the model answering in text where it may: under auto, not when a tool is forced.
+	if tools := t.pickTools(); len(tools) > 0 && (t.choice != choiceAuto || !f.repliesText()) {
 		if t.choice == choiceAuto {
-			b, full := emit(blockText, splitPieces("I'll use the "+tool.name+" tool for this."))
+			b, full := emit(blockText, splitPieces(toolPreamble(tools)))
 			out.blocks = append(out.blocks, b)
 			if !full {
 				out.stopReason = "max_tokens"
 				return out
 			}
 		}
-		input, _ := json.Marshal(generateFromSchema(rng, tool.schema)) // generated values always marshal
-		if string(input) == "null" {
-			input = []byte("{}")
+		for _, tool := range tools {
+			input, _ := json.Marshal(generateFromSchema(rng, tool.schema)) // generated values always marshal
+			if string(input) == "null" {
+				input = []byte("{}")
+			}
+			b, full := emit(blockToolUse, splitJSON(string(input)))
+			if !full {
+				// A tool call cut short is no call: the model ran out of tokens first.
+				out.stopReason = "max_tokens"
+				return out
+			}
+			b.toolID, b.toolName = randomID(rng, "tooluse_", 22), tool.name
+			if t.serverTools {
+				b.toolType = "tool_use"
+			}
+			out.blocks = append(out.blocks, b)
 		}
-		b, full := emit(blockToolUse, splitJSON(string(input)))
-		if !full {
-			// A tool call cut short is no call: the model ran out of tokens first.
-			out.stopReason = "max_tokens"
-			return out
-		}
-		b.toolID, b.toolName = randomID(rng, "tooluse_", 22), tool.name
-		if t.serverTools {
-			b.toolType = "tool_use"
-		}
-		out.blocks = append(out.blocks, b)
 		out.stopReason = "tool_use"
 		return out
 	}
 
 	var text string
-	if t.jsonSchema != nil {
+	if reply, ok := f.replyText(); ok {
+		text = reply
+	} else if t.jsonSchema != nil {
 		b, _ := json.Marshal(generateFromSchema(rng, t.jsonSchema)) // generated values always marshal
 		text = string(b)
 	} else {
@@ -87,35 +100,70 @@ func (e *Emulator) generate(t *turn) reply {
 	return out
 }
 
-// pickTool decides whether the turn calls a tool, and which: the forced one, any tool when any is
-// required, or under auto the tool whose name the user mentions (else the first) unless the turn
-// answers a tool result.
-func (t *turn) pickTool() (toolDef, bool) {
+// pickTools decides whether the turn calls tools, and which: the forced one; else, when any is
+// required or under auto unless the turn answers a tool result, every tool whose name the user
+// mentions, in the order of the tool list (parallel tool calls, as Claude and Nova make when asked
+// for two things at once), or the first tool when none is named.
+func (t *turn) pickTools() []toolDef {
 	if len(t.tools) == 0 {
-		return toolDef{}, false
+		return nil
 	}
 	switch t.choice {
 	case choiceNone:
-		return toolDef{}, false
+		return nil
 	case choiceTool:
 		for _, td := range t.tools {
 			if td.name == t.forcedTool {
-				return td, true
+				return []toolDef{td}
 			}
 		}
-		return toolDef{}, false
+		return nil
 	case choiceAuto:
 		if t.answeringToolResult {
-			return toolDef{}, false
+			return nil
 		}
 	}
 	lower := strings.ToLower(t.lastUserText)
+	var named []toolDef
 	for _, td := range t.tools {
 		if strings.Contains(lower, strings.ToLower(td.name)) {
-			return td, true
+			named = append(named, td)
 		}
 	}
-	return t.tools[0], true
+	if len(named) > 0 {
+		return named
+	}
+	return t.tools[:1]
+}
+
+// toolPreamble is the sentence a model writes before its tool calls under auto.
+func toolPreamble(tools []toolDef) string {
+	if len(tools) == 1 {
+		return "I'll use the " + tools[0].name + " tool for this."
+	}
+	names := make([]string, len(tools))
+	for i, td := range tools {
+		names[i] = td.name
+	}
+	return "I'll use the " + strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] + " tools for this."
+}
+
+// redactedThinkingTrigger is the string Anthropic documents for testing redacted thinking: a
+// conversation that carries it gets its thinking back as redacted_thinking, on every turn while
+// it stays in the history (test_bedrock_model_thinking_part_redacted.yaml: both turns).
+const redactedThinkingTrigger = "ANTHROPIC_MAGIC_STRING_TRIGGER_REDACTED_THINKING_46C9A13E193C177646C7398A98432ECCCE4C1253D5E2D82641AC0E52CC2876CB"
+
+// redactedData is the opaque data of a redacted thinking block: like Anthropic's, base64 text of
+// an encrypted blob (here derived from the reasoning, about as long), which Bedrock's
+// redactedContent carries as bytes (so base64 again on the wire, as recorded: "RXU4RUNr...").
+func redactedData(seed uint64, reasoning string) []byte {
+	sum := sha256.Sum256([]byte(fmt.Sprint(seed) + "\x00redacted\x00" + reasoning))
+	raw := make([]byte, 0, len(reasoning)+sha256.Size)
+	for i := 0; len(raw) < max(len(reasoning), 4*sha256.Size); i++ {
+		s := sha256.Sum256(append(sum[:], byte(i), byte(i>>8)))
+		raw = append(raw, s[:]...)
+	}
+	return []byte(base64.StdEncoding.EncodeToString(raw))
 }
 
 // proseReply builds a few sentences around a quote of the user's last words.

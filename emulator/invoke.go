@@ -106,7 +106,7 @@ func (e *Emulator) invokeAnthropic(r *http.Request, c *call) (invokeResult, *api
 	if apiErr != nil {
 		return invokeResult{}, apiErr
 	}
-	rep := e.generate(t)
+	rep := e.generate(t, c.fault)
 	rep.usage = mergeUsage(e.settleCache(t), rep.usage)
 	if err := sleep(r.Context(), e.latency(c, rep.usage.output)); err != nil {
 		return invokeResult{}, nil
@@ -174,7 +174,7 @@ func (e *Emulator) invokeNova(r *http.Request, c *call) (invokeResult, *apiError
 	if apiErr != nil {
 		return invokeResult{}, apiErr
 	}
-	rep := e.generate(t)
+	rep := e.generate(t, c.fault)
 	rep.usage = mergeUsage(e.settleCache(t), rep.usage)
 	if err := sleep(r.Context(), e.latency(c, rep.usage.output)); err != nil {
 		return invokeResult{}, nil
@@ -214,7 +214,7 @@ func (e *Emulator) serveInvokeStream(w http.ResponseWriter, r *http.Request, c *
 	if apiErr != nil {
 		return apiErr
 	}
-	rep := e.generate(t)
+	rep := e.generate(t, c.fault)
 	rep.usage = mergeUsage(e.settleCache(t), rep.usage)
 	ew := e.newEventWriter(w, r, c)
 	w.Header().Set("X-Amzn-Bedrock-Content-Type", "application/json")
@@ -271,6 +271,9 @@ func (e *Emulator) anthropicEvents(c *call, t *turn, rep reply) []nativeEvent {
 		switch b.kind {
 		case blockReasoning:
 			start = map[string]any{"type": "thinking", "thinking": "", "signature": ""}
+		case blockRedacted:
+			// Anthropic sends redacted thinking whole in its start event, with no deltas.
+			start = map[string]any{"type": "redacted_thinking", "data": string(b.redacted)}
 		case blockToolUse:
 			start = map[string]any{"type": "tool_use", "id": anthropicToolID(b.toolID), "name": b.toolName, "input": map[string]any{}}
 		default:

@@ -187,7 +187,7 @@ func (e *Emulator) serveConverseStream(w http.ResponseWriter, r *http.Request, c
 	if apiErr != nil {
 		return apiErr
 	}
-	rep := e.generate(t)
+	rep := e.generate(t, c.fault)
 	rep.usage = mergeUsage(e.settleCache(t), rep.usage)
 	ew := e.newEventWriter(w, r, c)
 	pace := e.newPacer(c)
@@ -214,10 +214,23 @@ func (e *Emulator) writeConverseEvents(ew *eventWriter, pace *pacer, req *conver
 				return err
 			}
 		}
-		for _, g := range groups(b.pieces) {
+		pieces := b.pieces
+		if b.kind == blockToolUse && b.text() == "{}" {
+			// A call without arguments streams no input at all, only its start and stop: Bedrock
+			// sends no toolUse.input delta (spring-projects/spring-ai#3618, vercel/ai#10859).
+			pieces = nil
+		}
+		for _, g := range groups(pieces) {
 			text := joinPieces(g)
 			delta := converseDelta(b.kind, text)
 			ew.pace = pace.before(text)
+			if err := ew.event("contentBlockDelta", map[string]any{"contentBlockIndex": i, "delta": delta}); err != nil {
+				return err
+			}
+		}
+		if b.kind == blockRedacted {
+			// Redacted thinking arrives whole, in one delta (bedrock-wire.md §3.2).
+			delta := map[string]any{"reasoningContent": map[string]any{"redactedContent": b.redacted}}
 			if err := ew.event("contentBlockDelta", map[string]any{"contentBlockIndex": i, "delta": delta}); err != nil {
 				return err
 			}

@@ -36,6 +36,9 @@ type turn struct {
 	jsonSchema map[string]any
 	// guardrail, when set, is the guardrail that blocks this request.
 	guardrail *guardrailHit
+	// redactThinking is true when a user message carries Anthropic's test trigger for redacted
+	// thinking (redactedThinkingTrigger): Claude's reasoning then comes back encrypted.
+	redactThinking bool
 }
 
 // guardrailHit is a guardrail blocking a request for a word of its list.
@@ -114,6 +117,8 @@ const (
 	blockText blockKind = iota
 	blockReasoning
 	blockToolUse
+	// blockRedacted is reasoning Claude returns encrypted: redacted holds the opaque data.
+	blockRedacted
 )
 
 type replyBlock struct {
@@ -125,6 +130,9 @@ type replyBlock struct {
 	toolName  string
 	// toolType is "tool_use" when the request declared a system tool, else empty.
 	toolType string
+	// redacted is a blockRedacted's opaque data: Anthropic's base64 text, whose bytes are
+	// Bedrock's redactedContent blob.
+	redacted []byte
 }
 
 func (b *replyBlock) text() string { return strings.Join(b.pieces, "") }

@@ -90,7 +90,7 @@ func NewGRPC(svc stratav1.LLMServiceServer, opts GRPCOptions, log *slog.Logger) 
 		// Converse body grew its stack each time (12% of CPU). 32 per core cover the calls in
 		// flight of a loaded core for 32 × 8 KB of idle stacks; a call that finds every worker
 		// busy still gets a goroutine of its own.
-		grpc.NumStreamWorkers(uint32(32*runtime.GOMAXPROCS(0))),
+		grpc.NumStreamWorkers(uint32(32 * runtime.GOMAXPROCS(0))),
 		grpc.KeepaliveParams(keepalive.ServerParameters{
 			Time:                  opts.KeepaliveTime,
 			Timeout:               opts.KeepaliveTimeout,
