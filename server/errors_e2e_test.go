@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -139,6 +140,72 @@ func TestRetries(t *testing.T) {
 			}
 			if got := settledStats(t, h.emu).Total(tt.op); got != tt.wantUpstream {
 				t.Errorf("upstream %s calls = %d, want %d", tt.op, got, tt.wantUpstream)
+			}
+		})
+	}
+}
+
+// TestStreamExceptionBeforeFirstEvent: Bedrock accepts a stream (HTTP 200), sends messageStart,
+// then an exception frame, before any content. Nothing has reached the caller yet, so a retryable
+// exception is retried and the caller never notices: its stream is the whole reply, the same as
+// an undisturbed call's, with the attempts in its end event; the emulator's counters show each
+// exception and the one stream that completed. A validation exception is not retried.
+func TestStreamExceptionBeforeFirstEvent(t *testing.T) {
+	verifyNoLeaks(t) // goroutines and connections back to their baseline after
+	tests := []struct {
+		exception    string // the exception frame's type, as Bedrock spells it in a stream
+		times        int    // how many streams in a row it ends
+		wantCode     codes.Code
+		wantAttempts int32
+	}{
+		{exception: "throttlingException", times: 2, wantAttempts: 3},
+		{exception: "modelStreamErrorException", times: 1, wantAttempts: 2},
+		{exception: "internalServerException", times: 1, wantAttempts: 2},
+		{exception: "serviceUnavailableException", times: 1, wantAttempts: 2},
+		{exception: "validationException", times: 1, wantCode: codes.InvalidArgument},
+	}
+	for _, tt := range tests {
+		t.Run(tt.exception, func(t *testing.T) {
+			t.Parallel()
+			h := startStrata(t, map[string]string{"MAX_RETRY": "10"})
+			// cut-after=1: the exception frame follows messageStart, before the first delta.
+			fault := mustFault(t, fmt.Sprintf("error=%s,cut-after=1,times=%d,op=%s", tt.exception, tt.times, emulator.OpConverseStream))
+			if err := h.emu.SetFaults(fault); err != nil {
+				t.Fatal(err)
+			}
+			req := &stratav1.ChatRequest{Messages: user("Tell me a long story about a lighthouse keeper.")}
+			events, err := chatStream(t, h, req)
+			stats := settledStats(t, h.emu)
+			if n := stats.Count(emulator.OpConverseStream, fault.Error); n != int64(tt.times) {
+				t.Errorf("streams ended by %s = %d, want %d", fault.Error, n, tt.times)
+			}
+			if tt.wantCode != codes.OK {
+				wantCode(t, err, tt.wantCode)
+				if len(events) != 0 || stats.Total(emulator.OpConverseStream) != 1 {
+					t.Errorf("%d events, %d upstream streams; want none and 1: not retried", len(events), stats.Total(emulator.OpConverseStream))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("the caller noticed: %v after %d events", err, len(events))
+			}
+			start, got, end := joinDeltas(t, events)
+			if start.GetModel() == "" || start.GetFallbackUsed() {
+				t.Errorf("start %v, want the model's own", start)
+			}
+			if end.GetAttempts() != tt.wantAttempts || end.GetStopReason() != stratav1.StopReason_STOP_REASON_END_TURN {
+				t.Errorf("end %v, want end_turn after %d attempts", end, tt.wantAttempts)
+			}
+			if n := stats.Count(emulator.OpConverseStream, "ok"); n != 1 || stats.Total(emulator.OpConverseStream) != int64(tt.wantAttempts) {
+				t.Errorf("upstream streams: %d completed of %d, want 1 of %d", n, stats.Total(emulator.OpConverseStream), tt.wantAttempts)
+			}
+			// The fault is spent: the same request again is undisturbed, and its reply is the same.
+			again, err := chatStream(t, h, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, want, _ := joinDeltas(t, again); got.text != want.text || want.text == "" {
+				t.Errorf("text %q after the retries, want the undisturbed reply %q", got.text, want.text)
 			}
 		})
 	}
