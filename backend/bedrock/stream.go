@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,6 +71,7 @@ type stream struct {
 	// Recv's state.
 	event       streamPayload // the last frame's decoded payload, reused for the next
 	tools       []int         // content block index of each tool call, in order
+	toolArgs    []bool        // whether tool call i has had an argument fragment
 	stopReason  string
 	sawStop     bool
 	usage       backend.Usage
@@ -94,6 +96,7 @@ type stream struct {
 type formatStream struct {
 	tool  string // the tool's name, or "" when the request has no such format
 	block int    // its content block index once started, else -1
+	args  bool   // whether the call has had an argument fragment
 }
 
 // Warnings implements [backend.Stream].
@@ -146,9 +149,9 @@ func (s *stream) translate(f frame) (backend.Event, bool, *backend.Error) {
 	}
 	kind := f.header(":event-type")
 	switch string(kind) {
-	case "contentBlockStart", "contentBlockDelta", "messageStop", "metadata":
+	case "contentBlockStart", "contentBlockDelta", "contentBlockStop", "messageStop", "metadata":
 	default:
-		// messageStart, contentBlockStop, unknown events: nothing to forward.
+		// messageStart, unknown events: nothing to forward.
 		return backend.Event{}, false, nil
 	}
 	ev := &s.event
@@ -175,9 +178,12 @@ func (s *stream) translate(f frame) (backend.Event, bool, *backend.Error) {
 		case d.Text != nil:
 			return backend.Event{Kind: backend.EventText, Text: *d.Text}, true, nil
 		case d.ToolUse != nil && s.format.block >= 0 && ev.ContentBlockIndex == s.format.block:
+			s.format.args = s.format.args || strings.TrimSpace(d.ToolUse.Input) != ""
 			return backend.Event{Kind: backend.EventText, Text: d.ToolUse.Input}, true, nil
 		case d.ToolUse != nil:
-			return backend.Event{Kind: backend.EventToolCallArgs, Index: s.toolIndex(ev.ContentBlockIndex), Text: d.ToolUse.Input}, true, nil
+			i := s.toolIndex(ev.ContentBlockIndex)
+			s.toolArgs[i] = s.toolArgs[i] || strings.TrimSpace(d.ToolUse.Input) != ""
+			return backend.Event{Kind: backend.EventToolCallArgs, Index: i, Text: d.ToolUse.Input}, true, nil
 		case d.ReasoningContent != nil:
 			r := d.ReasoningContent
 			switch {
@@ -188,6 +194,18 @@ func (s *stream) translate(f frame) (backend.Event, bool, *backend.Error) {
 			case len(r.RedactedContent) > 0:
 				return backend.Event{Kind: backend.EventReasoningRedacted, Redacted: r.RedactedContent}, true, nil
 			}
+		}
+	case "contentBlockStop":
+		// A call of a tool without arguments streams no toolUse.input at all (only its start and
+		// stop; spring-projects/spring-ai#3618, vercel/ai#10859): its arguments are {}, sent here
+		// so that a call's fragments always join into a JSON object.
+		if s.format.tool != "" && s.format.block >= 0 && ev.ContentBlockIndex == s.format.block && !s.format.args {
+			s.format.args = true
+			return backend.Event{Kind: backend.EventText, Text: "{}"}, true, nil
+		}
+		if i, ok := s.toolAt(ev.ContentBlockIndex); ok && !s.toolArgs[i] {
+			s.toolArgs[i] = true
+			return backend.Event{Kind: backend.EventToolCallArgs, Index: i, Text: "{}"}, true, nil
 		}
 	case "messageStop":
 		s.stopReason, s.sawStop = ev.StopReason, true
@@ -252,13 +270,22 @@ func (s *stream) end() (backend.Event, bool) {
 // toolIndex numbers tool calls from 0 in the order their blocks appear; Bedrock's content block
 // index counts text and reasoning blocks too.
 func (s *stream) toolIndex(block int) int {
-	for i, b := range s.tools {
-		if b == block {
-			return i
-		}
+	if i, ok := s.toolAt(block); ok {
+		return i
 	}
 	s.tools = append(s.tools, block)
+	s.toolArgs = append(s.toolArgs, false)
 	return len(s.tools) - 1
+}
+
+// toolAt is the tool call number of a content block, if the block is a tool call.
+func (s *stream) toolAt(block int) (int, bool) {
+	for i, b := range s.tools {
+		if b == block {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // cutError says why the frames ran out before the end event.

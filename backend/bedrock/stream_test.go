@@ -28,6 +28,16 @@ func TestChatStreamMatchesChat(t *testing.T) {
 		{"claude thinking", backend.ChatRequest{ModelID: claudeHaiku, Effort: backend.EffortMedium, Temperature: ptr(0.5), Messages: []backend.Message{userText("plan a trip")}}},
 		{"tool call", backend.ChatRequest{ModelID: claudeHaiku, Tools: []backend.Tool{weatherTool}, Messages: []backend.Message{userText("weather in Oslo? use get_weather")}}},
 		{"thinking then tool call", backend.ChatRequest{ModelID: claudeHaiku, Effort: backend.EffortLow, Tools: []backend.Tool{weatherTool}, Messages: []backend.Message{userText("weather in Oslo? use get_weather")}}},
+		// Bedrock streams no toolUse.input for a call without arguments: the fragments must
+		// still join into {}, never "".
+		{"tool call without arguments", backend.ChatRequest{ModelID: novaMicro, Tools: []backend.Tool{clockTool}, ToolChoice: backend.ToolChoice{Mode: backend.ToolChoiceAny},
+			Messages: []backend.Message{userText("what time is it?")}}},
+		{"tool without a schema", backend.ChatRequest{ModelID: claudeHaiku, Tools: []backend.Tool{{Name: "ping"}}, ToolChoice: backend.ToolChoice{Mode: backend.ToolChoiceTool, Name: "ping"},
+			Messages: []backend.Message{userText("ping it")}}},
+		{"parallel tool calls, one without arguments", backend.ChatRequest{ModelID: claudeHaiku, Tools: []backend.Tool{weatherTool, clockTool},
+			Messages: []backend.Message{userText("use get_weather for Oslo and now for the time")}}},
+		{"response format as a forced tool, any object", backend.ChatRequest{ModelID: novaMicro, Format: backend.ResponseFormat{Kind: backend.FormatJSONObject},
+			Messages: []backend.Message{userText("facts about Oslo")}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -57,6 +67,9 @@ func TestChatStreamMatchesChat(t *testing.T) {
 				}
 			}
 			calls := partsOfKind(resp.Parts, backend.PartToolCall)
+			if len(tt.req.Tools) > 0 && len(calls) == 0 {
+				t.Fatalf("no tool call: the case tests nothing")
+			}
 			if len(got.toolIDs) != len(calls) {
 				t.Fatalf("stream tool calls %d, chat %d", len(got.toolIDs), len(calls))
 			}
@@ -79,6 +92,9 @@ func TestChatStreamMatchesChat(t *testing.T) {
 		})
 	}
 }
+
+// clockTool takes no arguments.
+var clockTool = backend.Tool{Name: "now", Description: "The time now", Schema: map[string]any{"type": "object", "properties": map[string]any{}}}
 
 func TestChatStreamWarnings(t *testing.T) {
 	h := newHarness(t, nil)
