@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/redis/go-redis/v9"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/strata-gateway/strata/emulator"
 	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
@@ -142,16 +141,5 @@ func BenchmarkCacheHit(b *testing.B) {
 			}
 		})
 	})
-	b.Run("f_grpc_health", func(b *testing.B) {
-		var lat latencies
-		b.ReportAllocs()
-		for b.Loop() {
-			lat.time(func() {
-				if _, err := redisStrata.health.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
-					b.Fatal(err)
-				}
-			})
-		}
-		lat.report(b)
-	})
+	b.Run("f_grpc_health", healthHop(redisStrata))
 }

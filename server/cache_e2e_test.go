@@ -153,20 +153,7 @@ func TestChatCacheRedis(t *testing.T) {
 		t.Errorf("Redis ran %v; want 2 GETs and 1 SET", calls)
 	}
 
-	cacheCheck := func() stratav1.HealthStatus {
-		t.Helper()
-		health, err := a.client.HealthCheck(t.Context(), &stratav1.HealthCheckRequest{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range health.GetChecks() {
-			if c.GetName() == "cache" {
-				return c.GetStatus()
-			}
-		}
-		t.Fatalf("HealthCheck %v has no cache check", health)
-		return 0
-	}
+	cacheCheck := func() stratav1.HealthStatus { return healthCheckNamed(t, a, "cache").GetStatus() }
 	if st := cacheCheck(); st != stratav1.HealthStatus_HEALTH_STATUS_OK {
 		t.Errorf("cache check with Redis up: %v", st)
 	}

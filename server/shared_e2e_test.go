@@ -212,20 +212,7 @@ func TestSharedLimitsOutage(t *testing.T) {
 	redis := redistest.Start(t)
 	env := map[string]string{"LIMITS_BACKEND": redis.URL(), "MODEL_LIMITS": `{"` + novaMicro + `": {"requests_per_minute": 20}}`}
 	a, b := startStrata(t, env), startStrata(t, env)
-	limitsCheck := func(h *harness) *stratav1.Check {
-		t.Helper()
-		health, err := h.client.HealthCheck(t.Context(), &stratav1.HealthCheckRequest{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range health.GetChecks() {
-			if c.GetName() == "limits" {
-				return c
-			}
-		}
-		t.Fatalf("HealthCheck %v has no limits check", health)
-		return nil
-	}
+	limitsCheck := func(h *harness) *stratav1.Check { return healthCheckNamed(t, h, "limits") }
 	limitsCheck(a) // a counts both replicas now that b is up
 	if c := limitsCheck(b); c.GetStatus() != stratav1.HealthStatus_HEALTH_STATUS_OK || !strings.Contains(c.GetDetail(), "by 2 replicas") {
 		t.Errorf("limits check with Redis up: %v", c)
@@ -275,4 +262,20 @@ func TestSharedLimitsOutage(t *testing.T) {
 	if err := call(a, time.Second); status.Code(err) != codes.ResourceExhausted {
 		t.Errorf("a right after b, with Redis back: %v; want the shared limit to refuse it", err)
 	}
+}
+
+// healthCheckNamed runs h's HealthCheck and returns its check of that name.
+func healthCheckNamed(t *testing.T, h *harness, name string) *stratav1.Check {
+	t.Helper()
+	health, err := h.client.HealthCheck(t.Context(), &stratav1.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range health.GetChecks() {
+		if c.GetName() == name {
+			return c
+		}
+	}
+	t.Fatalf("HealthCheck %v has no %s check", health, name)
+	return nil
 }
