@@ -7,47 +7,74 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/strata-gateway/strata/emulator"
 	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
 	"github.com/strata-gateway/strata/service"
 )
 
-// TestModelLimits: with 4 requests a second allowed for a model, 10 concurrent calls are spaced
-// out (~2.25 s) and all succeed within their deadline; a call whose turn would come after its
-// deadline gets RESOURCE_EXHAUSTED with RetryInfo at once. A tag map entry's limit applies too.
+// TestModelLimits: with 2 requests a second allowed for a model (requests_per_minute 120), 10
+// concurrent calls are spaced out, ~4.5 s from the first turn to the last, and all succeed within
+// their deadline. With a deadline shorter than the wait for a turn, the calls beyond the one turn
+// there is get RESOURCE_EXHAUSTED, each with RetryInfo, at once. A tag map entry's limit applies too.
 func TestModelLimits(t *testing.T) {
 	verifyNoLeaks(t) // goroutines and connections back to their baseline after
 	h := startStrata(t, map[string]string{
-		"MODEL_LIMITS":   `{"amazon.nova-micro-v1:0": {"requests_per_minute": "240"}}`,
+		"MODEL_LIMITS":   `{"amazon.nova-micro-v1:0": {"requests_per_minute": "120"}}`,
 		"CHAT_MODEL_MAP": `{"solo": {"model": "` + novaLite + `", "limits": {"concurrency": 1}}}`,
 	})
+	const calls = 10
+	chat := func(deadline time.Duration) error {
+		ctx, cancel := context.WithTimeout(t.Context(), deadline)
+		defer cancel()
+		_, err := h.client.Chat(ctx, &stratav1.ChatRequest{Model: novaMicro, Messages: user("hi")})
+		return err
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range 10 {
+	for range calls {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-			defer cancel()
-			if _, err := h.client.Chat(ctx, &stratav1.ChatRequest{Model: novaMicro, Messages: user("hi")}); err != nil {
+			if err := chat(10 * time.Second); err != nil {
 				t.Errorf("a call within its deadline: %v", err)
 			}
 		})
 	}
 	wg.Wait()
-	if took := time.Since(start); took < 2*time.Second || took > 4*time.Second {
-		t.Errorf("10 calls at 4 a second took %v, want about 2.25 s", took)
+	took := time.Since(start)
+	if took < 4*time.Second || took > 6500*time.Millisecond {
+		t.Errorf("10 calls at 2 a second took %v, want about 5 s (9 turns 500 ms apart)", took)
 	}
+	t.Logf("10 concurrent calls at 2 a second took %v", took.Round(time.Millisecond))
 
-	// Take a turn, then ask for the next with a deadline shorter than the 250 ms until it.
-	if _, err := h.client.Chat(t.Context(), &stratav1.ChatRequest{Model: novaMicro, Messages: user("hi")}); err != nil {
-		t.Fatal(err)
+	// Past the last call's turn the next is free: of 10 calls at once with 400 ms each, one takes
+	// it and the 9 others, whose turns are 500 ms or more away, are refused without waiting.
+	time.Sleep(600 * time.Millisecond)
+	errs := make([]error, calls)
+	for i := range calls {
+		wg.Go(func() { errs[i] = chat(400 * time.Millisecond) })
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	_, err := h.client.Chat(ctx, &stratav1.ChatRequest{Model: novaMicro, Messages: user("hi")})
-	wantCode(t, err, codes.ResourceExhausted)
-	if info := errorInfo(t, err); info.GetReason() != service.ReasonRateLimited || retryInfo(err) == nil {
-		t.Errorf("reason %q, retry info %v: want RATE_LIMITED with RetryInfo", info.GetReason(), retryInfo(err))
+	wg.Wait()
+	served := 0
+	for i, err := range errs {
+		if err == nil {
+			served++
+			continue
+		}
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Errorf("call %d: %v, want RESOURCE_EXHAUSTED", i, err)
+			continue
+		}
+		ri := retryInfo(err)
+		if info := errorInfo(t, err); info.GetReason() != service.ReasonRateLimited || ri == nil {
+			t.Errorf("call %d: reason %q, retry info %v; want RATE_LIMITED with RetryInfo", i, info.GetReason(), ri)
+		} else if d := ri.GetRetryDelay().AsDuration(); d <= 0 || d > 500*time.Millisecond {
+			// Not more: a refused call takes no turn, so the next is the same for all of them.
+			t.Errorf("call %d: RetryInfo delay %v, want the wait for the next turn, at most 500 ms", i, d)
+		}
+	}
+	if served != 1 {
+		t.Errorf("%d of %d calls with a short deadline were served, want 1: the one free turn", served, calls)
 	}
 
 	// The tag map entry takes one call at once: a second waits for the first, up to its deadline.
@@ -64,8 +91,11 @@ func TestModelLimits(t *testing.T) {
 	}
 	short, cancelShort := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancelShort()
-	_, err = h.client.Chat(short, &stratav1.ChatRequest{Tag: "solo", Messages: user("me too")})
+	_, err := h.client.Chat(short, &stratav1.ChatRequest{Tag: "solo", Messages: user("me too")})
 	wantCode(t, err, codes.ResourceExhausted)
+	if info, ri := errorInfo(t, err), retryInfo(err); info.GetReason() != service.ReasonRateLimited || info.GetMetadata()["limit"] == "" || ri.GetRetryDelay().AsDuration() <= 0 {
+		t.Errorf("the tag's refusal: ErrorInfo %v, RetryInfo %v; want RATE_LIMITED naming the limit, with a delay", info, ri)
+	}
 	if err := <-held; err != nil {
 		t.Errorf("the call holding the slot: %v", err)
 	}
