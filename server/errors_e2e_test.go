@@ -243,8 +243,9 @@ func embedAttempts(t *testing.T, h *harness) (int32, error) {
 	return int32(n), nil
 }
 
-// TestStreamCut checks that a stream that breaks after it started ends with UNAVAILABLE, never
-// with a clean end: the caller must not take a truncated reply for a whole one.
+// TestStreamCut checks that a stream that breaks after it started gives the caller the text
+// Bedrock sent before the break, then ends with UNAVAILABLE (RESOURCE_EXHAUSTED for a throttle),
+// never with a clean end: the caller must not take a truncated reply for a whole one.
 func TestStreamCut(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -274,10 +275,12 @@ func TestStreamCut(t *testing.T) {
 
 func testStreamCut(t *testing.T, h *harness, fault, wantReason string) {
 	t.Helper()
-	if err := h.emu.SetFaults(mustFault(t, fault+",op=converse-stream")); err != nil {
+	f := mustFault(t, fault+",op=converse-stream")
+	if err := h.emu.SetFaults(f); err != nil {
 		t.Fatal(err)
 	}
-	events, err := chatStream(t, h, &stratav1.ChatRequest{Messages: user("Tell me a long story about a lighthouse keeper.")})
+	req := &stratav1.ChatRequest{Messages: user("Tell me a long story about a lighthouse keeper.")}
+	events, err := chatStream(t, h, req)
 	if err == nil {
 		t.Fatalf("the stream ended cleanly after %d events; want an error", len(events))
 	}
@@ -317,6 +320,26 @@ func testStreamCut(t *testing.T, h *harness, fault, wantReason string) {
 	}
 	if n := settledStats(t, h.emu).Total(emulator.OpConverseStream); n != 1 {
 		t.Errorf("%d upstream streams, want 1", n)
+	}
+
+	// What Bedrock sent before the cut reached the caller, before the error: its deltas after
+	// messageStart, the first f.CutAfter-1 of the whole reply (the same request, undisturbed).
+	if err := h.emu.SetFaults(); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := chatStream(t, h, req)
+	if err != nil {
+		t.Fatalf("the request undisturbed: %v", err)
+	}
+	var want, got strings.Builder
+	for _, ev := range whole[1:f.CutAfter] { // the start, then the deltas
+		want.WriteString(ev.GetDelta().GetText())
+	}
+	for _, ev := range events {
+		got.WriteString(ev.GetDelta().GetText())
+	}
+	if deltas != f.CutAfter-1 || got.String() != want.String() || want.Len() == 0 {
+		t.Errorf("before the error the caller got %d deltas, text %q; want the %d Bedrock sent before the cut, %q", deltas, got.String(), f.CutAfter-1, want.String())
 	}
 }
 
