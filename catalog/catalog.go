@@ -85,7 +85,11 @@ type Model struct {
 	CachePoints bool      `json:"cache_points,omitempty"`
 	// MinCacheTokens is the shortest prefix a cache point caches; a shorter one is ignored
 	// (Anthropic: 2,048 for Haiku, 1,024 for the others; Nova: 1,000).
-	MinCacheTokens   int  `json:"min_cache_tokens,omitempty"`
+	MinCacheTokens int `json:"min_cache_tokens,omitempty"`
+	// MaxCachePoints is how many cache points one request may carry, in tools, system and
+	// messages together (Bedrock's prompt-caching table: 4 for Claude and Nova); see
+	// [Model.CachePointLimit] for a model that does not say.
+	MaxCachePoints   int  `json:"max_cache_points,omitempty"`
 	StructuredOutput bool `json:"structured_output,omitempty"`
 	MaxStopSequences int  `json:"max_stop_sequences,omitempty"`
 	// TemperatureOrTopP marks models that refuse temperature and top_p in one request (Claude
@@ -116,6 +120,10 @@ type Price struct {
 	OutputPerMTok     float64 `json:"output_per_mtok,omitempty"`
 	CacheReadPerMTok  float64 `json:"cache_read_per_mtok,omitempty"`
 	CacheWritePerMTok float64 `json:"cache_write_per_mtok,omitempty"`
+	// CacheWrite1hPerMTok is the price of a cache write with a one-hour TTL (cachePoint ttl
+	// "1h"), for the models that take one: Anthropic bills it at 2× the input price where a
+	// five-minute write (CacheWritePerMTok) costs 1.25×. Zero where the model has no 1h TTL.
+	CacheWrite1hPerMTok float64 `json:"cache_write_1h_per_mtok,omitempty"`
 	// RegionalPremium is the share added when the call is not routed globally (0.10 for Claude
 	// 4.5 and later).
 	RegionalPremium float64 `json:"regional_premium,omitempty"`
@@ -126,6 +134,19 @@ type Lifecycle struct {
 	Status string `json:"status"` // ACTIVE or LEGACY
 	// Start is the start of life as an ISO-8601 date.
 	Start string `json:"start,omitempty"`
+}
+
+// DefaultMaxCachePoints is the cache-point limit of a model whose entry does not give one:
+// Anthropic's four cache_control breakpoints, which Bedrock applies to every model that caches.
+const DefaultMaxCachePoints = 4
+
+// CachePointLimit is how many cache points a request to the model may carry: MaxCachePoints,
+// or DefaultMaxCachePoints when the catalog does not say.
+func (m *Model) CachePointLimit() int {
+	if m.MaxCachePoints > 0 {
+		return m.MaxCachePoints
+	}
+	return DefaultMaxCachePoints
 }
 
 // IsEmbedding reports whether the model returns vectors rather than text.

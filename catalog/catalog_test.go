@@ -539,6 +539,13 @@ func TestCatalogSanity(t *testing.T) {
 			if m.Price.CacheWritePerMTok > 0 && !m.CachePoints {
 				t.Error("a cache-write price without cache points")
 			}
+			// Bedrock's prompt-caching table gives every caching model its limit of cache points.
+			if m.CachePoints != (m.MaxCachePoints > 0) || m.MaxCachePoints < 0 {
+				t.Errorf("CachePoints = %v with MaxCachePoints = %d: a caching model says how many it takes, no other does", m.CachePoints, m.MaxCachePoints)
+			}
+			if limit := m.CachePointLimit(); limit < 1 || (m.MaxCachePoints > 0 && limit != m.MaxCachePoints) {
+				t.Errorf("CachePointLimit() = %d with MaxCachePoints = %d", limit, m.MaxCachePoints)
+			}
 			checkLifecycle(t, m.Lifecycle, firstDay)
 
 			if m.IsEmbedding() {
@@ -621,5 +628,25 @@ func assertUnique[T comparable](t *testing.T, what string, values []T) {
 			t.Errorf("%s = %v lists %v twice", what, values, v)
 		}
 		seen[v] = true
+	}
+}
+
+func TestCachePointLimit(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		model catalog.Model
+		want  int
+	}{
+		{"the catalog's own", catalog.Model{CachePoints: true, MaxCachePoints: 2}, 2},
+		{"unsaid: Anthropic's four", catalog.Model{CachePoints: true}, catalog.DefaultMaxCachePoints},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if got := tt.model.CachePointLimit(); got != tt.want {
+				t.Errorf("CachePointLimit() = %d, want %d", got, tt.want)
+			}
+		})
 	}
 }

@@ -82,3 +82,26 @@ func (p Price) CostAt(tier RoutingTier, serviceTier string, input, output, cache
 	}
 	return p.Cost(input, output, cacheRead, cacheWrite) * m
 }
+
+// CacheWriteRate is the price per million tokens of a cache write with the given TTL ("5m", "1h"
+// or "" for the default five minutes): the one-hour rate where the catalog knows it, else the
+// five-minute one.
+func (p Price) CacheWriteRate(ttl string) float64 {
+	if ttl == "1h" && p.CacheWrite1hPerMTok > 0 {
+		return p.CacheWrite1hPerMTok
+	}
+	return p.CacheWritePerMTok
+}
+
+// CostWithTTLAt is CostAt with the cache writes split by TTL, as Bedrock's usage reports them
+// (usage.cacheDetails: one entry per TTL written): cacheWrite5m tokens at the five-minute rate,
+// cacheWrite1h at the one-hour rate.
+func (p Price) CostWithTTLAt(tier RoutingTier, serviceTier string, input, output, cacheRead, cacheWrite5m, cacheWrite1h int64) float64 {
+	const perMillion = 1e-6
+	oneHour := float64(cacheWrite1h) * (p.CacheWriteRate("1h") - p.CacheWritePerMTok) * perMillion
+	m := ServiceTierMultiplier(serviceTier)
+	if tier != TierGlobal {
+		m *= 1 + p.RegionalPremium
+	}
+	return p.CostAt(tier, serviceTier, input, output, cacheRead, cacheWrite5m+cacheWrite1h) + oneHour*m
+}

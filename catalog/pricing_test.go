@@ -66,6 +66,29 @@ func TestPricePerRow(t *testing.T) {
 			}
 		}
 	}
+	// The one-hour cache write: Anthropic bills it at 2× the input price (a five-minute write at
+	// 1.25×); priced per row at every tier, and at the five-minute rate where the model has no 1h TTL.
+	for _, m := range c.Models() {
+		p := m.Price
+		if p.CacheWrite1hPerMTok > 0 && (!m.CachePoints || math.Abs(p.CacheWrite1hPerMTok-2*p.InputPerMTok) > 1e-9 || math.Abs(p.CacheWritePerMTok-1.25*p.InputPerMTok) > 1e-9) {
+			t.Errorf("%s: cache writes $%v (5m) and $%v (1h) per million, input $%v: want 1.25× and 2× input", m.ID, p.CacheWritePerMTok, p.CacheWrite1hPerMTok, p.InputPerMTok)
+		}
+		wantHour := p.CacheWrite1hPerMTok
+		if wantHour == 0 {
+			wantHour = p.CacheWritePerMTok
+		}
+		for _, tier := range []catalog.RoutingTier{catalog.TierInRegion, catalog.TierGeographic, catalog.TierGlobal} {
+			for service, mult := range map[string]float64{"": 1, "priority": 1.75, "flex": 0.5} {
+				want := (p.InputPerMTok + p.OutputPerMTok + p.CacheReadPerMTok + p.CacheWritePerMTok + wantHour) * mult
+				if tier != catalog.TierGlobal {
+					want *= 1 + p.RegionalPremium
+				}
+				if got := p.CostWithTTLAt(tier, service, million, million, million, million, million); math.Abs(got-want) > 1e-9 {
+					t.Errorf("%s at %v, service tier %q, with a 1h write: $%v, want $%v", m.ID, tier, service, got, want)
+				}
+			}
+		}
+	}
 	// The premium rows by name: Claude Sonnet 4.5 through the us. profile costs 10% more than
 	// through global., as Bedrock's price list has it ($3.30 against $3.00 per million input tokens).
 	sonnet, _ := c.Model("anthropic.claude-sonnet-4-5-20250929-v1:0")
@@ -74,6 +97,13 @@ func TestPricePerRow(t *testing.T) {
 	}
 	if got := sonnet.Price.CostAt(catalog.TierGlobal, "flex", million, 0, 0, 0); math.Abs(got-1.5) > 1e-9 {
 		t.Errorf("Sonnet 4.5 global flex input: $%v per million, want $1.50", got)
+	}
+	// Sonnet 4.5's one-hour cache write: $6.00 per million through global., $6.60 through us.
+	if got := sonnet.Price.CostWithTTLAt(catalog.TierGlobal, "", 0, 0, 0, 0, million); math.Abs(got-6) > 1e-9 {
+		t.Errorf("Sonnet 4.5 global 1h cache write: $%v per million, want $6.00", got)
+	}
+	if got := sonnet.Price.CostWithTTLAt(catalog.TierGeographic, "", 0, 0, 0, 0, million); math.Abs(got-6.6) > 1e-9 {
+		t.Errorf("Sonnet 4.5 geographic 1h cache write: $%v per million, want $6.60", got)
 	}
 	nova, _ := c.Model("amazon.nova-micro-v1:0")
 	if got, want := nova.Price.CostAt(catalog.TierGeographic, "", million, 0, 0, 0), nova.Price.CostAt(catalog.TierInRegion, "", million, 0, 0, 0); got != want {

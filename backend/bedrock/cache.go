@@ -9,17 +9,14 @@ import (
 	"github.com/strata-gateway/strata/catalog"
 )
 
-// maxCachePoints is how many cache points one request may carry: Anthropic's limit of four
-// cache_control breakpoints, which Bedrock applies to Claude and Nova alike.
-const maxCachePoints = 4
-
 func cachePoint(ttl string) *wireCachePoint { return &wireCachePoint{Type: "default", TTL: ttl} }
 
 // promptCache settles the request's cache points (issue 6): the automatic ones a route asks for
 // ("cache": "auto") after the tools and the system prompt when each prefix is long enough to be
 // cached, then the model's rules: none at all for a model without prompt caching, and at most
-// maxCachePoints, keeping the last ones, which cache the longest prefixes. A model the catalog
-// does not know keeps what the caller sent, for Bedrock to judge.
+// the model's limit of cache points (catalog.Model.CachePointLimit: Bedrock takes four on Claude
+// and Nova), keeping the last ones, which cache the longest prefixes. A model the catalog does
+// not know keeps what the caller sent, for Bedrock to judge.
 func (b *Backend) promptCache(req *backend.ChatRequest, m *catalog.Model, p *converseParams) {
 	if req.AutoCache && m != nil && m.CachePoints {
 		autoCachePoints(m, p)
@@ -33,9 +30,9 @@ func (b *Backend) promptCache(req *backend.ChatRequest, m *catalog.Model, p *con
 		p.warnings = append(p.warnings, fmt.Sprintf("%d cache points dropped: %s has no prompt caching", n, m.ID))
 		return
 	}
-	if n > maxCachePoints {
-		dropCachePoints(p, n-maxCachePoints)
-		p.warnings = append(p.warnings, fmt.Sprintf("%d cache points dropped: Bedrock takes at most %d in a request, and the last ones were kept", n-maxCachePoints, maxCachePoints))
+	if limit := m.CachePointLimit(); n > limit {
+		dropCachePoints(p, n-limit)
+		p.warnings = append(p.warnings, fmt.Sprintf("%d cache points dropped: Bedrock takes at most %d in a request to %s, and the last ones were kept", n-limit, limit, m.ID))
 	}
 }
 

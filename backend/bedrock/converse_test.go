@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime"
 	"github.com/strata-gateway/strata/backend"
 	"github.com/strata-gateway/strata/catalog"
+	"github.com/strata-gateway/strata/emulator"
 )
 
 var weatherTool = backend.Tool{
@@ -556,17 +557,38 @@ func TestRequestOptionsOnTheWire(t *testing.T) {
 
 // TestPromptCacheOnTheWire: cache points travel as Bedrock's cachePoint blocks in tools, system
 // and messages; a model without prompt caching gets none (with a warning), a request gets at most
-// four (the last ones), and "auto" adds them where the prefix is long enough to cache.
+// the model's limit from the catalog (four on Bedrock; the last ones kept), and "auto" adds them
+// after the tools and the system prompt where the prefix is long enough to cache.
 func TestPromptCacheOnTheWire(t *testing.T) {
-	be := newHarness(t, nil).b
 	wire := &capturingTransport{cannedTransport: cannedTransport{body: benchReplyText}}
+	be := newHarness(t, nil).b
 	be.transport.client = &http.Client{Transport: wire}
+	// A catalog in which Claude Opus 4.1 takes two cache points: the limit is the catalog's.
+	cat := testCatalog(t)
+	models := slices.Clone(cat.Models())
+	for i := range models {
+		if models[i].ID == "anthropic.claude-opus-4-1-20250805-v1:0" {
+			models[i].MaxCachePoints = 2
+		}
+	}
+	raw, err := json.Marshal(map[string]any{"models": models})
+	if err != nil {
+		t.Fatal(err)
+	}
+	twoPoints, err := catalog.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beTwo := newHarness(t, func(_ *emulator.Options, bo *Options) { bo.Catalog = twoPoints }).b
+	beTwo.transport.client = &http.Client{Transport: wire}
 	point := backend.Part{Kind: backend.PartCachePoint}
 	long := strings.Repeat("You are a careful research assistant. ", 150) // ~1,400 tokens
 	cached := func(texts ...string) []backend.Part { return append(system(texts...), point) }
+	longTools := []backend.Tool{weatherTool, {Name: "search_papers", Description: long}}
 	tests := []struct {
 		name        string
 		req         backend.ChatRequest
+		limitTwo    bool   // the catalog in which Opus 4.1 takes two cache points
 		want        string // where the cache points are: t(ools), s(ystem), m(essage index)
 		wantWarning string
 	}{
@@ -582,6 +604,24 @@ func TestPromptCacheOnTheWire(t *testing.T) {
 				Messages: []backend.Message{{Role: backend.RoleUser, Parts: []backend.Part{
 					{Kind: backend.PartText, Text: "a"}, point, {Kind: backend.PartText, Text: "b"}, point,
 					{Kind: backend.PartText, Text: "c"}, point, {Kind: backend.PartText, Text: "d"}, point}}}}},
+		{name: "the catalog's limit", limitTwo: true, want: "m0 m0", wantWarning: "3 cache points dropped: Bedrock takes at most 2 in a request to anthropic.claude-opus-4-1-20250805-v1:0",
+			req: backend.ChatRequest{ModelID: claudeOpus41, System: cached("be brief"),
+				Messages: []backend.Message{{Role: backend.RoleUser, Parts: []backend.Part{
+					{Kind: backend.PartText, Text: "a"}, point, {Kind: backend.PartText, Text: "b"}, point,
+					{Kind: backend.PartText, Text: "c"}, point, {Kind: backend.PartText, Text: "d"}, point}}}}},
+		{name: "auto after a long tool list", want: "t",
+			req: backend.ChatRequest{ModelID: claudeOpus41, AutoCache: true, Tools: longTools, Messages: []backend.Message{userText("hi")}}},
+		// The system prompt's point caches the tools and the system prompt: the prefix counts both.
+		{name: "auto after a long tool list and a short system prompt", want: "t s",
+			req: backend.ChatRequest{ModelID: claudeOpus41, AutoCache: true, Tools: longTools, System: system("be brief"), Messages: []backend.Message{userText("hi")}}},
+		{name: "auto, short tools and a long system prompt", want: "s",
+			req: backend.ChatRequest{ModelID: claudeOpus41, AutoCache: true, Tools: []backend.Tool{weatherTool}, System: system(long), Messages: []backend.Message{userText("hi")}}},
+		{name: "auto, the tool list already cached by the caller", want: "t s",
+			req: backend.ChatRequest{ModelID: claudeOpus41, AutoCache: true, Tools: []backend.Tool{weatherTool, {Name: "search_papers", Description: long, CachePoint: true}},
+				System: system(long), Messages: []backend.Message{userText("hi")}}},
+		{name: "auto within the catalog's limit", limitTwo: true, want: "s m0", wantWarning: "1 cache points dropped: Bedrock takes at most 2",
+			req: backend.ChatRequest{ModelID: claudeOpus41, AutoCache: true, Tools: longTools, System: system(long),
+				Messages: []backend.Message{{Role: backend.RoleUser, Parts: []backend.Part{{Kind: backend.PartText, Text: "hi"}, point}}}}},
 		{name: "auto after a long system prompt", want: "s",
 			req: backend.ChatRequest{ModelID: claudeOpus41, AutoCache: true, System: system(long), Messages: []backend.Message{userText("hi")}}},
 		{name: "auto, a system prompt too short to cache", want: "",
@@ -591,7 +631,11 @@ func TestPromptCacheOnTheWire(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, err := be.Chat(callCtx(t), &tt.req)
+			b := be
+			if tt.limitTwo {
+				b = beTwo
+			}
+			resp, err := b.Chat(callCtx(t), &tt.req)
 			if err != nil {
 				t.Fatal(err)
 			}
