@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
+	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
@@ -354,4 +358,190 @@ func TestSIGTERMManyStreams(t *testing.T) {
 		t.Fatal("strata serve did not exit")
 	}
 	t.Logf("the 50 streams finished and the process exited %v after SIGTERM", time.Since(termAt).Round(time.Millisecond))
+}
+
+// sniffedConn is a client's connection that reads the HTTP/2 frames the server sends on it, just
+// enough of RFC 9113 to see a GOAWAY (§6.8: last stream id, error code, debug data) arrive, and
+// notes when the connection ended.
+type sniffedConn struct {
+	net.Conn
+	dialedAt time.Time
+
+	mu        sync.Mutex
+	buf       []byte    // a partial frame, not parsed yet
+	goAway    []byte    // the first GOAWAY's payload; nil before one came
+	goAwayAt  time.Time // when it came
+	endedAt   time.Time // when the server closed the connection (EOF) or the client did
+	endedHere bool      // the client closed it
+}
+
+func (c *sniffedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf = append(c.buf, p[:n]...)
+	// A frame is a 9-byte header (24-bit length, type, flags, stream id), then length bytes (§4.1).
+	for len(c.buf) >= 9 {
+		size := 9 + (int(c.buf[0])<<16 | int(c.buf[1])<<8 | int(c.buf[2]))
+		if len(c.buf) < size {
+			break
+		}
+		const typeGoAway = 0x7
+		if c.buf[3] == typeGoAway && c.goAway == nil {
+			c.goAway, c.goAwayAt = slices.Clone(c.buf[9:size]), time.Now()
+		}
+		c.buf = append(c.buf[:0], c.buf[size:]...)
+	}
+	if err != nil && c.endedAt.IsZero() {
+		c.endedAt = time.Now()
+	}
+	return n, err
+}
+
+func (c *sniffedConn) Close() error {
+	c.mu.Lock()
+	if c.endedAt.IsZero() {
+		c.endedAt, c.endedHere = time.Now(), true
+	}
+	c.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// goAwayReceived returns the debug data and error code of the first GOAWAY, and when it came;
+// ok is false before one came.
+func (c *sniffedConn) goAwayReceived() (debug string, code uint32, at time.Time, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.goAway) < 8 {
+		return "", 0, time.Time{}, false
+	}
+	return string(c.goAway[8:]), binary.BigEndian.Uint32(c.goAway[4:8]), c.goAwayAt, true
+}
+
+func (c *sniffedConn) ended() (at time.Time, here bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.endedAt, c.endedHere
+}
+
+// TestMaxConnectionAge: the server ends a connection STRATA_MAX_CONNECTION_AGE after it opened
+// (1 s, give or take gRPC's 10% jitter) with a GOAWAY, so that long-lived clients reconnect and
+// spread over replicas: the client's next call goes over a new connection. A call in flight on
+// the old one finishes within STRATA_MAX_CONNECTION_AGE_GRACE; past the grace the server closes
+// the connection, and a call still in flight fails UNAVAILABLE.
+func TestMaxConnectionAge(t *testing.T) {
+	const age = time.Second
+	tests := []struct {
+		name     string
+		grace    time.Duration
+		stall    time.Duration // how long the call in flight waits for Bedrock
+		wantCode codes.Code
+	}{
+		{name: "the call in flight finishes within the grace", grace: 3 * time.Second, stall: 2 * time.Second, wantCode: codes.OK},
+		{name: "past the grace the connection is closed", grace: 500 * time.Millisecond, stall: 3 * time.Second, wantCode: codes.Unavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			verifyNoLeaks(t)
+			h := startStrata(t, map[string]string{
+				"STRATA_MAX_CONNECTION_AGE": age.String(), "STRATA_MAX_CONNECTION_AGE_GRACE": tt.grace.String(),
+			})
+			if err := h.emu.SetFaults(emulator.Fault{Operation: emulator.OpConverse, Stall: tt.stall, Times: 1}); err != nil {
+				t.Fatal(err)
+			}
+			var (
+				mu    sync.Mutex
+				conns []*sniffedConn
+			)
+			dialed := func() []*sniffedConn {
+				mu.Lock()
+				defer mu.Unlock()
+				return slices.Clone(conns)
+			}
+			conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+					c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+					if err != nil {
+						return nil, err
+					}
+					sc := &sniffedConn{Conn: c, dialedAt: time.Now()}
+					mu.Lock()
+					conns = append(conns, sc)
+					mu.Unlock()
+					return sc, nil
+				}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			client := stratav1.NewLLMServiceClient(conn)
+
+			type result struct {
+				err error
+				at  time.Time
+			}
+			inFlight := make(chan result, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+				defer cancel()
+				_, err := client.Chat(ctx, &stratav1.ChatRequest{Messages: user("hi")})
+				inFlight <- result{err, time.Now()}
+			}()
+
+			waitFor(t, 5*time.Second, "a connection", func() bool { return len(dialed()) > 0 })
+			first := dialed()[0]
+			var debug string
+			var code uint32
+			var goAwayAt time.Time
+			waitFor(t, 3*time.Second, "a GOAWAY", func() bool {
+				var ok bool
+				debug, code, goAwayAt, ok = first.goAwayReceived()
+				return ok
+			})
+			if after := goAwayAt.Sub(first.dialedAt); debug != "max_age" || code != 0 || after < 9*age/10 || after > 3*age/2 {
+				t.Errorf("GOAWAY %q, code %d, %v after the connection opened; want max_age, NO_ERROR, after about %v", debug, code, after, age)
+			}
+			select {
+			case r := <-inFlight:
+				t.Fatalf("the call ended (%v) before the GOAWAY: it was not in flight", r.err)
+			default:
+			}
+
+			// A new call goes over a new connection while the old one drains.
+			if _, err := client.ListModels(t.Context(), &stratav1.ListModelsRequest{}); err != nil {
+				t.Errorf("a call after the GOAWAY: %v", err)
+			}
+			if n := len(dialed()); n != 2 {
+				t.Errorf("%d connections after the GOAWAY, want 2: the next call on a new one", n)
+			}
+
+			r := <-inFlight
+			if status.Code(r.err) != tt.wantCode {
+				t.Fatalf("the call in flight: %v, want %v", r.err, tt.wantCode)
+			}
+			waitFor(t, 2*time.Second, "the old connection to end", func() bool {
+				at, _ := first.ended()
+				return !at.IsZero()
+			})
+			endedAt, byClient := first.ended()
+			t.Logf("from the connection's start: GOAWAY after %v, the call ended after %v, the connection after %v",
+				goAwayAt.Sub(first.dialedAt).Round(time.Millisecond), r.at.Sub(first.dialedAt).Round(time.Millisecond), endedAt.Sub(first.dialedAt).Round(time.Millisecond))
+			if tt.wantCode == codes.OK {
+				// Nothing left on it: the connection ends as soon as the call does.
+				if r.at.Sub(goAwayAt) > tt.grace || endedAt.Sub(r.at) > 500*time.Millisecond {
+					t.Errorf("the call finished %v after the GOAWAY, the connection ended %v after the call; want both within the %v grace",
+						r.at.Sub(goAwayAt), endedAt.Sub(r.at), tt.grace)
+				}
+			} else {
+				// The server closed it at the end of the grace, cutting the call: gRPC closes the
+				// socket once its reader is done or 1 s has passed (grpc-go issue 5358: a close
+				// with unread data would be a RST), so up to 1 s after the grace.
+				if late := endedAt.Sub(goAwayAt); byClient || late < tt.grace || late > tt.grace+1500*time.Millisecond {
+					t.Errorf("the connection ended %v after the GOAWAY (by the client: %v); want the server to close it after the %v grace, within 1 s",
+						late, byClient, tt.grace)
+				}
+			}
+			waitFor(t, 5*time.Second, "the upstream request to end", func() bool { return h.emu.Stats().InFlight == 0 })
+		})
+	}
 }
