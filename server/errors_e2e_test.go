@@ -106,7 +106,7 @@ func TestUpstreamErrors(t *testing.T) {
 // TestRetries checks that retryable errors are retried within MAX_RETRY and that attempts says
 // how many calls were made; and that errors retrying cannot fix are not retried.
 func TestRetries(t *testing.T) {
-	t.Parallel()
+	verifyNoLeaks(t) // goroutines and connections back to their baseline after
 	tests := []struct {
 		name         string
 		maxRetry     string
@@ -247,7 +247,7 @@ func embedAttempts(t *testing.T, h *harness) (int32, error) {
 // Bedrock sent before the break, then ends with UNAVAILABLE (RESOURCE_EXHAUSTED for a throttle),
 // never with a clean end: the caller must not take a truncated reply for a whole one.
 func TestStreamCut(t *testing.T) {
-	t.Parallel()
+	verifyNoLeaks(t) // goroutines and connections back to their baseline after
 	tests := []struct {
 		fault      string
 		wantReason string
@@ -617,7 +617,7 @@ func TestToolArgumentsStruct(t *testing.T) {
 // hears DEADLINE_EXCEEDED within 2.1 s, unary or streamed, and the emulator sees every upstream
 // request it was holding cancelled.
 func TestDeadlineCancelsUpstream(t *testing.T) {
-	t.Parallel()
+	verifyNoLeaks(t) // goroutines and connections back to their baseline after
 	h := startStrata(t, map[string]string{"MAX_RETRY": "10"})
 	if err := h.emu.SetFaults(emulator.Fault{Stall: 30 * time.Second}); err != nil {
 		t.Fatal(err)

@@ -21,11 +21,14 @@ import (
 	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
 )
 
-// These tests are not parallel: goleak compares the goroutines at the end with those at the
-// start, so nothing else may start goroutines meanwhile.
-
 // verifyNoLeaks registers, before anything else is set up, a check that runs after every other
 // cleanup: no goroutine the test started outlives it.
+//
+// A test that calls it must not be parallel: goleak compares the goroutines at the end with those
+// at the start, so nothing else may start goroutines meanwhile. Go runs the parallel top-level
+// tests only after every other one has finished, so a test that is not parallel runs alone. Its
+// own subtests may be parallel: they run alongside each other only, and the check, a cleanup of
+// the parent, runs after all of them.
 func verifyNoLeaks(t *testing.T) {
 	t.Helper()
 	ignore := goleak.IgnoreCurrent()
