@@ -6,6 +6,7 @@
 // languages (the README shows Python and Node). Strata itself already retries Bedrock's errors
 // within each call; a client retries what reaches it: a replica going away (UNAVAILABLE) or a
 // replica at its limit of calls in flight (RESOURCE_EXHAUSTED), which another replica may serve.
+// The service config can say less than [Retriable] does: see [ServiceConfig].
 package client
 
 import (
@@ -30,7 +31,23 @@ import (
 var serviceConfig string
 
 // ServiceConfig is Strata's gRPC service config, as JSON: per-method timeouts and, for clients
-// that retry through it (Python, Node), the retry policy.
+// that retry through it (Python, Node), the retry policy. This package applies only the timeouts:
+// it retries with [Retriable] instead, and disables the channel's own retries.
+//
+// A retry policy (gRFC A6) chooses by status code alone; it cannot read the ErrorInfo reason that
+// [Retriable] decides by. So the policy retries the codes Retriable retries when they carry no
+// reason of Strata's, which is UNAVAILABLE from the transport, and errs on the safe side for the
+// rest:
+//   - RESOURCE_EXHAUSTED is not retried, although Retriable retries its reason OVERLOADED: the same
+//     code means Bedrock throttled the call after Strata's own retries, or a configured limit refused
+//     it, and retrying those at once would press on a throttled model and ignore their RetryInfo.
+//     A caller that wants OVERLOADED retried reads the reason and the RetryInfo itself.
+//   - UNAVAILABLE is retried also when Strata itself returns it after its retries of Bedrock
+//     (BEDROCK_UNAVAILABLE, CIRCUIT_OPEN), which Retriable does not retry. retryThrottling bounds
+//     that: once more than about one attempt in ten fails, the channel stops retrying until calls
+//     succeed again, so a Bedrock outage is not multiplied by the clients.
+//
+// The backoff and attempts match [DefaultMaxRetries] and [DefaultRetryBackoff].
 func ServiceConfig() string { return serviceConfig }
 
 // Defaults of [Options].

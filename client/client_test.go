@@ -3,7 +3,11 @@ package client_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +15,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/strata-gateway/strata/client"
@@ -44,6 +49,13 @@ func (s *scripted) Chat(ctx context.Context, _ *stratav1.ChatRequest) (*stratav1
 		st, _ = st.WithDetails(&errdetails.ErrorInfo{Reason: step.reason, Domain: "strata"})
 	}
 	return nil, st.Err()
+}
+
+// attempts returns how many calls reached the server.
+func (s *scripted) attempts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
 }
 
 // reply is one scripted answer: a code, and Strata's ErrorInfo reason when it sets one.
@@ -94,8 +106,8 @@ func TestRetries(t *testing.T) {
 			if status.Code(err) != tt.wantCode || (err == nil && text != "hi") {
 				t.Errorf("Ask = %q, %v; want code %v", text, err, tt.wantCode)
 			}
-			if svc.calls != tt.wantCalls {
-				t.Errorf("%d calls reached the server, want %d", svc.calls, tt.wantCalls)
+			if n := svc.attempts(); n != tt.wantCalls {
+				t.Errorf("%d calls reached the server, want %d", n, tt.wantCalls)
 			}
 		})
 	}
@@ -118,34 +130,160 @@ func TestServiceConfigTimeout(t *testing.T) {
 	}
 }
 
+// serviceConfig is the part of the gRPC service config Strata publishes (gRFC A6).
+type serviceConfig struct {
+	MethodConfig []struct {
+		Name []struct {
+			Service string `json:"service"`
+			Method  string `json:"method"`
+		} `json:"name"`
+		Timeout     string       `json:"timeout"`
+		RetryPolicy *retryPolicy `json:"retryPolicy"`
+	} `json:"methodConfig"`
+	RetryThrottling *struct {
+		MaxTokens  float64 `json:"maxTokens"`
+		TokenRatio float64 `json:"tokenRatio"`
+	} `json:"retryThrottling"`
+}
+
+type retryPolicy struct {
+	MaxAttempts          int      `json:"maxAttempts"`
+	InitialBackoff       string   `json:"initialBackoff"`
+	MaxBackoff           string   `json:"maxBackoff"`
+	BackoffMultiplier    float64  `json:"backoffMultiplier"`
+	RetryableStatusCodes []string `json:"retryableStatusCodes"`
+}
+
+// TestServiceConfigJSON pins the published service config: each method's timeout and retry
+// policy, the same attempts and backoff as the Go client's, and retry throttling.
 func TestServiceConfigJSON(t *testing.T) {
 	t.Parallel()
-	var cfg struct {
-		MethodConfig []struct {
-			Name []struct {
-				Service, Method string
-			} `json:"name"`
-			Timeout     string `json:"timeout"`
-			RetryPolicy struct {
-				RetryableStatusCodes []string `json:"retryableStatusCodes"`
-			} `json:"retryPolicy"`
-		} `json:"methodConfig"`
+	var cfg serviceConfig
+	dec := json.NewDecoder(strings.NewReader(client.ServiceConfig()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		t.Fatal(err)
 	}
+	calls := retryPolicy{
+		MaxAttempts:          client.DefaultMaxRetries + 1, // the first try and the Go client's retries
+		InitialBackoff:       fmt.Sprintf("%gs", client.DefaultRetryBackoff.Seconds()),
+		MaxBackoff:           "5s",
+		BackoffMultiplier:    2,
+		RetryableStatusCodes: []string{"UNAVAILABLE"},
+	}
+	tests := []struct {
+		method      string
+		wantTimeout string
+		wantRetry   retryPolicy
+	}{
+		{method: "Chat", wantTimeout: "600s", wantRetry: calls},
+		{method: "ChatStream", wantTimeout: "600s", wantRetry: calls},
+		{method: "Embed", wantTimeout: "600s", wantRetry: calls},
+		{method: "CountTokens", wantTimeout: "600s", wantRetry: calls},
+		{method: "ListModels", wantTimeout: "30s", wantRetry: retryPolicy{MaxAttempts: 3, InitialBackoff: "0.2s", MaxBackoff: "2s", BackoffMultiplier: 2, RetryableStatusCodes: []string{"UNAVAILABLE"}}},
+		{method: "HealthCheck", wantTimeout: "30s", wantRetry: retryPolicy{MaxAttempts: 3, InitialBackoff: "0.2s", MaxBackoff: "2s", BackoffMultiplier: 2, RetryableStatusCodes: []string{"UNAVAILABLE"}}},
+	}
+	configured := 0
+	for _, mc := range cfg.MethodConfig {
+		configured += len(mc.Name)
+	}
+	if configured != len(tests) {
+		t.Errorf("the service config names %d methods, want %d", configured, len(tests))
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			for _, mc := range cfg.MethodConfig {
+				for _, n := range mc.Name {
+					if n.Service != "strata.v1.LLMService" || n.Method != tt.method {
+						continue
+					}
+					if mc.Timeout != tt.wantTimeout || mc.RetryPolicy == nil || !reflect.DeepEqual(*mc.RetryPolicy, tt.wantRetry) {
+						t.Errorf("timeout %q, retry policy %+v; want %q, %+v", mc.Timeout, mc.RetryPolicy, tt.wantTimeout, tt.wantRetry)
+					}
+					return
+				}
+			}
+			t.Errorf("the service config has nothing for %s", tt.method)
+		})
+	}
+	if th := cfg.RetryThrottling; th == nil || th.MaxTokens != 10 || th.TokenRatio != 0.1 {
+		t.Errorf("retryThrottling %+v, want maxTokens 10, tokenRatio 0.1", th)
+	}
+}
+
+// TestServiceConfigAgreesWithRetriable: a retry policy sees only the status code, so it must
+// retry exactly the codes Retriable retries when they carry no reason of Strata's (the transport's
+// UNAVAILABLE), and leave out a code Retriable retries only for some reasons (RESOURCE_EXHAUSTED,
+// for OVERLOADED alone): retrying it for every reason would retry Bedrock's throttling too.
+func TestServiceConfigAgreesWithRetriable(t *testing.T) {
+	t.Parallel()
+	var cfg serviceConfig
 	if err := json.Unmarshal([]byte(client.ServiceConfig()), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	methods := map[string]bool{}
 	for _, mc := range cfg.MethodConfig {
-		if mc.Timeout == "" || len(mc.RetryPolicy.RetryableStatusCodes) == 0 {
-			t.Errorf("method config %+v has no timeout or retry policy", mc)
+		retried := map[codes.Code]bool{}
+		for _, name := range mc.RetryPolicy.RetryableStatusCodes {
+			var c codes.Code
+			if err := c.UnmarshalJSON([]byte(`"` + name + `"`)); err != nil {
+				t.Fatalf("retryable status code %q: %v", name, err)
+			}
+			retried[c] = true
 		}
-		for _, n := range mc.Name {
-			methods[n.Service+"/"+n.Method] = true
+		for c := codes.OK + 1; c <= codes.Unauthenticated; c++ {
+			if want := client.Retriable(status.Error(c, "from the transport")); retried[c] != want {
+				t.Errorf("%s: the service config retries %v, the Go client %v", mc.Name[0].Method, c, want)
+			}
 		}
 	}
-	for _, m := range []string{"Chat", "ChatStream", "Embed", "CountTokens", "ListModels", "HealthCheck"} {
-		if !methods["strata.v1.LLMService/"+m] {
-			t.Errorf("the service config has nothing for %s", m)
-		}
+}
+
+// TestServiceConfigRetries runs the published config as Python and Node callers do, as a channel
+// option with the channel's own retries (gRFC A6, which grpc-go implements too), and pins what it
+// retries, where it differs from the Go client's, and that retry throttling stops retries when
+// most calls fail.
+func TestServiceConfigRetries(t *testing.T) {
+	t.Parallel()
+	unavailable := reply{code: codes.Unavailable}
+	tests := []struct {
+		name      string
+		script    []reply
+		asks      int // calls made in a row
+		wantCode  codes.Code
+		wantCalls int
+	}{
+		{name: "a replica going away is retried", script: []reply{unavailable, unavailable}, asks: 1, wantCode: codes.OK, wantCalls: 3},
+		{name: "bedrock throttling, already retried by strata, is not", script: []reply{{code: codes.ResourceExhausted, reason: "BEDROCK_THROTTLED"}}, asks: 1, wantCode: codes.ResourceExhausted, wantCalls: 1},
+		// Unlike the Go client: the policy cannot tell OVERLOADED from throttling.
+		{name: "a replica at its limit is not", script: []reply{{code: codes.ResourceExhausted, reason: "OVERLOADED"}}, asks: 1, wantCode: codes.ResourceExhausted, wantCalls: 1},
+		// Unlike the Go client: the policy cannot tell Strata's UNAVAILABLE from the transport's.
+		{name: "strata's own unavailable is", script: []reply{{code: codes.Unavailable, reason: "BEDROCK_UNAVAILABLE"}}, asks: 1, wantCode: codes.OK, wantCalls: 2},
+		{name: "a bad request is not", script: []reply{{code: codes.InvalidArgument}}, asks: 1, wantCode: codes.InvalidArgument, wantCalls: 1},
+		// Tokens start at 10: each failed attempt takes one, and at 5 retries stop. The first
+		// call's 4 attempts leave 6; the next failure leaves 5 and is not retried, nor the one after.
+		{name: "retries stop when most calls fail", script: slices.Repeat([]reply{unavailable}, 100), asks: 3, wantCode: codes.Unavailable, wantCalls: 4 + 1 + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			svc := &scripted{script: tt.script}
+			conn, err := grpc.NewClient(serve(t, svc), grpc.WithTransportCredentials(insecure.NewCredentials()),
+				grpc.WithDefaultServiceConfig(client.ServiceConfig()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			llm := stratav1.NewLLMServiceClient(conn)
+			var last error
+			for range tt.asks {
+				_, last = llm.Chat(t.Context(), &stratav1.ChatRequest{})
+			}
+			if status.Code(last) != tt.wantCode {
+				t.Errorf("the last call: %v, want %v", last, tt.wantCode)
+			}
+			if n := svc.attempts(); n != tt.wantCalls {
+				t.Errorf("%d attempts reached the server, want %d", n, tt.wantCalls)
+			}
+		})
 	}
 }
