@@ -243,6 +243,9 @@ const (
 // Usage counts a call's tokens. Input excludes cached tokens.
 type Usage struct {
 	Input, Output, CacheRead, CacheWrite int64
+	// CacheWrite1h is the part of CacheWrite written with a one-hour TTL, which costs more than a
+	// five-minute write (Bedrock's usage.cacheDetails says which TTL each write had).
+	CacheWrite1h int64
 }
 
 // Total is every token the call counted.

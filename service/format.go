@@ -164,5 +164,6 @@ func withText(parts []backend.Part, text string) []backend.Part {
 
 // addUsage is the usage of two calls together.
 func addUsage(a, b backend.Usage) backend.Usage {
-	return backend.Usage{Input: a.Input + b.Input, Output: a.Output + b.Output, CacheRead: a.CacheRead + b.CacheRead, CacheWrite: a.CacheWrite + b.CacheWrite}
+	return backend.Usage{Input: a.Input + b.Input, Output: a.Output + b.Output, CacheRead: a.CacheRead + b.CacheRead, CacheWrite: a.CacheWrite + b.CacheWrite,
+		CacheWrite1h: a.CacheWrite1h + b.CacheWrite1h}
 }

@@ -288,7 +288,7 @@ func cost(m *catalog.Model, modelID, serviceTier string, u backend.Usage) float6
 	if m == nil {
 		return 0
 	}
-	return m.Price.CostAt(catalog.RoutingTierOf(modelID), serviceTier, u.Input, u.Output, u.CacheRead, u.CacheWrite)
+	return m.Price.CostWithTTLAt(catalog.RoutingTierOf(modelID), serviceTier, u.Input, u.Output, u.CacheRead, u.CacheWrite-u.CacheWrite1h, u.CacheWrite1h)
 }
 
 // priceUnknown reports a model Strata cannot price, and says so in the log once per model.

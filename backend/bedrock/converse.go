@@ -444,7 +444,14 @@ func usageOf(u *wireUsage) backend.Usage {
 	if u == nil {
 		return backend.Usage{}
 	}
-	return backend.Usage{Input: u.InputTokens, Output: u.OutputTokens, CacheRead: u.CacheReadInputTokens, CacheWrite: u.CacheWriteInputTokens}
+	out := backend.Usage{Input: u.InputTokens, Output: u.OutputTokens, CacheRead: u.CacheReadInputTokens, CacheWrite: u.CacheWriteInputTokens}
+	for _, d := range u.CacheDetails {
+		if d.TTL == "1h" {
+			out.CacheWrite1h += d.InputTokens
+		}
+	}
+	out.CacheWrite1h = min(out.CacheWrite1h, out.CacheWrite)
+	return out
 }
 
 // partsOf maps a reply's content blocks; blocks Strata has no part for (citations, images, ...)

@@ -196,6 +196,13 @@ type wireUsage struct {
 	OutputTokens          int64 `json:"outputTokens"`
 	CacheReadInputTokens  int64 `json:"cacheReadInputTokens"`
 	CacheWriteInputTokens int64 `json:"cacheWriteInputTokens"`
+	// CacheDetails splits a cache write by TTL: [{"inputTokens": N, "ttl": "5m" | "1h"}].
+	CacheDetails []wireCacheDetail `json:"cacheDetails"`
+}
+
+type wireCacheDetail struct {
+	InputTokens int64  `json:"inputTokens"`
+	TTL         string `json:"ttl"`
 }
 
 // streamPayload is the JSON of any ConverseStream event (§3.2); which fields are set depends on
@@ -309,6 +316,8 @@ func decodeUsage(raw []byte, u *wireUsage) error {
 			dst = &u.CacheReadInputTokens
 		case "cacheWriteInputTokens":
 			dst = &u.CacheWriteInputTokens
+		case "cacheDetails":
+			return json.Unmarshal(v, &u.CacheDetails)
 		default:
 			return nil
 		}
