@@ -58,6 +58,16 @@ type Server struct {
 // healthService is the service name grpc.health.v1 reports for LLMService; "" reports the server.
 const healthService = "strata.v1.LLMService"
 
+// ageGrace is the gRPC form of STRATA_MAX_CONNECTION_AGE_GRACE: gRPC reads a zero grace as
+// "forever", where Strata's 0 means none, so calls still running when a connection reaches its
+// age are cut at once.
+func ageGrace(grace time.Duration) time.Duration {
+	if grace <= 0 {
+		return time.Nanosecond
+	}
+	return grace
+}
+
 // NewGRPC builds the server. Interceptors, outermost first: the call record (so the log line
 // can carry tokens and cost), logging, admission control (so a refused call is logged), and panic
 // recovery last.
@@ -95,7 +105,7 @@ func NewGRPC(svc stratav1.LLMServiceServer, opts GRPCOptions, log *slog.Logger) 
 			Time:                  opts.KeepaliveTime,
 			Timeout:               opts.KeepaliveTimeout,
 			MaxConnectionAge:      opts.MaxConnectionAge,
-			MaxConnectionAgeGrace: opts.MaxConnectionAgeGrace,
+			MaxConnectionAgeGrace: ageGrace(opts.MaxConnectionAgeGrace),
 		}),
 		// Clients may ping as often as every 10 s without being told off.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
