@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -268,9 +269,29 @@ func replay(stream grpc.ServerStreamingServer[stratav1.ChatStreamResponse], resp
 
 // streamedReply joins a stream's events into the reply a Chat would have given, for the cache.
 type streamedReply struct {
-	text, reasoning, signature strings.Builder
-	redacted                   []byte
-	calls                      []*streamedCall
+	text      strings.Builder
+	reasoning []*streamedReasoning // the reasoning blocks, in order
+	calls     []*streamedCall
+}
+
+// streamedReasoning is one reasoning block: text closed by its signature, or a redacted block,
+// which arrives whole in one event. Bedrock takes the blocks back only as they were.
+type streamedReasoning struct {
+	text, signature strings.Builder
+	redacted        []byte
+}
+
+// openReasoning is the reasoning block text goes to: the last one, unless it is closed (signed or
+// redacted) or there is none.
+func (r *streamedReply) openReasoning() *streamedReasoning {
+	if n := len(r.reasoning); n > 0 {
+		if last := r.reasoning[n-1]; last.signature.Len() == 0 && last.redacted == nil {
+			return last
+		}
+	}
+	b := &streamedReasoning{}
+	r.reasoning = append(r.reasoning, b)
+	return b
 }
 
 type streamedCall struct {
@@ -283,11 +304,11 @@ func (r *streamedReply) add(ev backend.Event) {
 	case backend.EventText:
 		r.text.WriteString(ev.Text)
 	case backend.EventReasoning:
-		r.reasoning.WriteString(ev.Text)
+		r.openReasoning().text.WriteString(ev.Text)
 	case backend.EventReasoningSignature:
-		r.signature.WriteString(ev.Signature)
+		r.openReasoning().signature.WriteString(ev.Signature)
 	case backend.EventReasoningRedacted:
-		r.redacted = append(r.redacted, ev.Redacted...)
+		r.reasoning = append(r.reasoning, &streamedReasoning{redacted: slices.Clone(ev.Redacted)})
 	case backend.EventToolCallStart:
 		for len(r.calls) <= ev.Index {
 			r.calls = append(r.calls, &streamedCall{})
@@ -303,9 +324,9 @@ func (r *streamedReply) add(ev backend.Event) {
 // reply is the joined reply, ended by end; its parts are in the order Chat gives them.
 func (r *streamedReply) reply(end backend.Event, p *preparedChat) *stratav1.ChatResponse {
 	var parts []backend.Part
-	if r.reasoning.Len() > 0 || r.signature.Len() > 0 || len(r.redacted) > 0 {
+	for _, b := range r.reasoning {
 		parts = append(parts, backend.Part{Kind: backend.PartReasoning, Reasoning: &backend.Reasoning{
-			Text: r.reasoning.String(), Signature: r.signature.String(), Redacted: r.redacted}})
+			Text: b.text.String(), Signature: b.signature.String(), Redacted: b.redacted}})
 	}
 	if r.text.Len() > 0 {
 		parts = append(parts, backend.Part{Kind: backend.PartText, Text: r.text.String()})

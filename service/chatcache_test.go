@@ -3,6 +3,8 @@ package service
 import (
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/strata-gateway/strata/backend"
 	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
 )
@@ -66,5 +68,49 @@ func TestVectorEncoding(t *testing.T) {
 	other.InputType = "search_query"
 	if embedKey(base, "x") == embedKey(&other, "x") || embedKey(base, "x") == embedKey(base, "y") {
 		t.Error("embedding keys do not tell input types or texts apart")
+	}
+}
+
+// TestStreamedReplyReasoningBlocks: a stream's reasoning blocks are stored as the blocks they
+// were, a signed text block and each redacted block apart, so a cached reply sent back is one
+// Bedrock takes.
+func TestStreamedReplyReasoningBlocks(t *testing.T) {
+	t.Parallel()
+	var r streamedReply
+	for _, ev := range []backend.Event{
+		{Kind: backend.EventReasoning, Text: "Let me "},
+		{Kind: backend.EventReasoning, Text: "think."},
+		{Kind: backend.EventReasoningSignature, Signature: "sig-1"},
+		{Kind: backend.EventReasoningRedacted, Redacted: []byte("enc-1")},
+		{Kind: backend.EventReasoningRedacted, Redacted: []byte("enc-2")},
+		{Kind: backend.EventReasoning, Text: "Then more."},
+		{Kind: backend.EventReasoningSignature, Signature: "sig-2"},
+		{Kind: backend.EventText, Text: "Done."},
+	} {
+		r.add(ev)
+	}
+	resp := r.reply(backend.Event{Kind: backend.EventEnd, StopReason: "end_turn"}, &preparedChat{req: &backend.ChatRequest{ModelID: "m"}})
+	want := []*stratav1.Reasoning{
+		{Text: "Let me think.", Signature: "sig-1"},
+		{Redacted: []byte("enc-1")},
+		{Redacted: []byte("enc-2")},
+		{Text: "Then more.", Signature: "sig-2"},
+	}
+	var got []*stratav1.Reasoning
+	for _, p := range resp.GetMessage().GetParts() {
+		if rp := p.GetReasoning(); rp != nil {
+			got = append(got, rp)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d reasoning parts, want %d: %v", len(got), len(want), got)
+	}
+	for i := range want {
+		if !proto.Equal(got[i], want[i]) {
+			t.Errorf("reasoning part %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+	if resp.GetText() != "Done." || resp.GetReasoning() != "Let me think.Then more." {
+		t.Errorf("text %q, reasoning %q", resp.GetText(), resp.GetReasoning())
 	}
 }

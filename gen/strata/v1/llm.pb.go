@@ -2388,8 +2388,9 @@ type StreamDelta struct {
 	ReasoningSignature string `protobuf:"bytes,3,opt,name=reasoning_signature,json=reasoningSignature,proto3" json:"reasoning_signature,omitempty"`
 	// tool_call is a fragment of a tool call.
 	ToolCall *ToolCallDelta `protobuf:"bytes,4,opt,name=tool_call,json=toolCall,proto3" json:"tool_call,omitempty"`
-	// reasoning_redacted is a reasoning block the model encrypted; keep it, in order, in the
-	// assistant message sent back (Part.reasoning.redacted).
+	// reasoning_redacted is a whole reasoning block the model encrypted (each such delta is one
+	// block); keep each, in order, as a Part of its own in the assistant message sent back
+	// (Part.reasoning.redacted).
 	ReasoningRedacted []byte `protobuf:"bytes,5,opt,name=reasoning_redacted,json=reasoningRedacted,proto3" json:"reasoning_redacted,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
