@@ -76,6 +76,14 @@ func TestReserve(t *testing.T) {
 	if err != nil || after.Delay > before.Delay-400*time.Millisecond {
 		t.Errorf("after a refund of one turn: %+v, %v; want ~500 ms less than %v", after, err, before.Delay)
 	}
+
+	// One round trip a reservation or refund, however many buckets: its script, sent by its
+	// hash (and once in full, when Redis did not know it yet). Redis counts the commands the
+	// scripts run too, but the client sent no other.
+	calls := srv.Calls(t)
+	if trips := len(tests) + 3; calls["evalsha"] != trips || calls["eval"] != 2 {
+		t.Errorf("Redis ran %v for %d reservations and refunds; want one EVALSHA each, and each script once in full", calls, trips)
+	}
 }
 
 func TestReplicasAndOutage(t *testing.T) {
