@@ -41,21 +41,24 @@ func (p RetryPolicy) wait(n int, err *backend.Error) time.Duration {
 }
 
 // do calls fn until it succeeds, fails with an error retrying cannot fix, runs out of attempts,
-// or would wait past ctx's deadline. It returns the attempts made and the last upstream error,
+// or would end past ctx's deadline. It returns the attempts made and the last upstream error,
 // never a generic one.
 func (p RetryPolicy) do(ctx context.Context, fn func(ctx context.Context) error) (int, error) {
 	for attempt := 1; ; attempt++ {
+		began := time.Now()
 		err := fn(ctx)
 		if err == nil {
 			return attempt, nil
 		}
+		took := time.Since(began)
 		be, ok := backend.AsError(err)
 		if !ok || !be.Retryable() || attempt >= p.MaxAttempts || ctx.Err() != nil {
 			return attempt, err
 		}
 		wait := p.wait(attempt, be)
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
-			// The next attempt could not finish in time: better the real error now than a timeout later.
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait+took {
+			// The next attempt, after its wait and as long as this one took, could not finish in
+			// time: better the real error now than a timeout later.
 			return attempt, err
 		}
 		if wait > 0 {

@@ -20,6 +20,8 @@ func TestRetryPolicy(t *testing.T) {
 		timeout      time.Duration
 		wantAttempts int
 		wantErr      error
+		// attemptTakes is how long each attempt takes.
+		attemptTakes time.Duration
 	}{
 		{name: "success first", policy: RetryPolicy{MaxAttempts: 3}, wantAttempts: 1},
 		{name: "retryable then success", policy: RetryPolicy{MaxAttempts: 3, BaseWait: time.Millisecond, MaxWait: time.Millisecond}, failures: []error{throttled, throttled}, wantAttempts: 3},
@@ -28,6 +30,9 @@ func TestRetryPolicy(t *testing.T) {
 		{name: "plain error is not retried", policy: RetryPolicy{MaxAttempts: 5}, failures: []error{errors.New("boom")}, wantAttempts: 1},
 		// A wait that would outlast the deadline is not started: the caller gets the real error now.
 		{name: "deadline too close", policy: RetryPolicy{MaxAttempts: 5, BaseWait: time.Hour, MaxWait: time.Hour}, failures: []error{&backend.Error{Kind: backend.KindThrottled, RetryAfter: time.Minute}}, timeout: time.Second, wantAttempts: 1, wantErr: throttled},
+		// An attempt that took 300 ms is not followed by another with 200 ms left.
+		{name: "no time for another attempt like the last", policy: RetryPolicy{MaxAttempts: 5}, failures: []error{throttled, throttled}, attemptTakes: 300 * time.Millisecond, timeout: 500 * time.Millisecond, wantAttempts: 1, wantErr: throttled},
+		{name: "time for another attempt like the last", policy: RetryPolicy{MaxAttempts: 5}, failures: []error{throttled}, attemptTakes: 100 * time.Millisecond, timeout: time.Second, wantAttempts: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,6 +45,7 @@ func TestRetryPolicy(t *testing.T) {
 			}
 			calls := 0
 			attempts, err := tt.policy.do(ctx, func(context.Context) error {
+				time.Sleep(tt.attemptTakes)
 				calls++
 				if calls <= len(tt.failures) {
 					return tt.failures[calls-1]
