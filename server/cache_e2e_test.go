@@ -247,3 +247,31 @@ func TestChatStreamCache(t *testing.T) {
 		t.Errorf("%d upstream streams, want 2 (one per request)", n)
 	}
 }
+
+// TestEmbedCacheRedis: vectors one replica embedded are served by another from Redis, text by
+// text: only the texts Redis lacks go to Bedrock, and the vectors come back in order, as stored.
+func TestEmbedCacheRedis(t *testing.T) {
+	t.Parallel()
+	redis := redistest.Start(t)
+	env := map[string]string{"CACHE_BACKEND": redis.URL()}
+	a, b := startStrata(t, env), startStrata(t, env)
+	first, err := a.client.Embed(t.Context(), &stratav1.EmbedRequest{Model: titanEmbed, Inputs: []string{"alpha", "beta"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := b.client.Embed(t.Context(), &stratav1.EmbedRequest{Model: titanEmbed, Inputs: []string{"beta", "gamma", "alpha"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.GetCachedInputs() != 2 {
+		t.Errorf("b: %d texts from the cache, want 2 (alpha and beta, embedded by a)", second.GetCachedInputs())
+	}
+	if n := settledStats(t, b.emu).Count(emulator.OpInvoke, "ok"); n != 1 {
+		t.Errorf("b called Bedrock %d times, want 1 (gamma)", n)
+	}
+	got := second.GetEmbeddings()
+	if len(got) != 3 || !slices.Equal(got[0].GetValues(), first.GetEmbeddings()[1].GetValues()) ||
+		!slices.Equal(got[2].GetValues(), first.GetEmbeddings()[0].GetValues()) || len(got[1].GetValues()) == 0 {
+		t.Errorf("vectors out of order or changed: %d vectors", len(got))
+	}
+}
