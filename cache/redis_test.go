@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -43,11 +45,52 @@ func TestRedis(t *testing.T) {
 		t.Errorf("with Redis gone: %v after %v; want an error, fast", err, time.Since(start))
 	}
 	srv.Restart(t)
+	if err := r.Set(ctx, "k", []byte("again"), time.Minute); !errors.Is(err, ErrRedisAway) {
+		t.Errorf("right after a failure: %v, want ErrRedisAway until the backoff ends or a ping answers", err)
+	}
+	if err := r.Ping(ctx); err != nil {
+		t.Fatalf("ping with Redis back: %v", err)
+	}
 	if err := r.Set(ctx, "k", []byte("again"), time.Minute); err != nil {
 		t.Fatalf("with Redis back: %v", err)
 	}
 	if v, ok, err := r.Get(ctx, "k"); !ok || err != nil || string(v) != "again" {
 		t.Errorf("with Redis back: %q %v %v", v, ok, err)
+	}
+}
+
+// TestRedisSilent: a Redis that accepts connections and never answers costs a call the timeout,
+// once: the calls after it within the backoff fail at once, without a round trip.
+func TestRedisSilent(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // accept, read, never answer
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _, _ = c.Read(make([]byte, 1024)); <-t.Context().Done(); c.Close() }()
+		}
+	}()
+	r, err := NewRedis("redis://" + ln.Addr().String() + "/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	start := time.Now()
+	if _, _, err := r.Get(t.Context(), "k"); err == nil || time.Since(start) > 3*RedisTimeout {
+		t.Fatalf("a silent Redis: %v after %v; want an error within the timeout", err, time.Since(start))
+	}
+	for range 100 {
+		start := time.Now()
+		if _, _, err := r.Get(t.Context(), "k"); !errors.Is(err, ErrRedisAway) || time.Since(start) > 5*time.Millisecond {
+			t.Fatalf("the next call: %v after %v; want ErrRedisAway at once", err, time.Since(start))
+		}
 	}
 }
 

@@ -170,6 +170,11 @@ func TestChatCacheRedis(t *testing.T) {
 		}
 	}
 	redis.Restart(t)
+	// The health check's ping finds Redis back at once (calls alone would after a second).
+	if st := cacheCheck(); st != stratav1.HealthStatus_HEALTH_STATUS_OK {
+		t.Errorf("cache check with Redis back: %v", st)
+	}
+	healthCheckNamed(t, b, "cache")
 	if _, err := a.client.Chat(t.Context(), other); err != nil {
 		t.Fatal(err)
 	}
