@@ -163,10 +163,10 @@ func (l *limits) charge(lims []*limiter, tokens int64) {
 		return
 	}
 	for _, lim := range lims {
-		if l.shared != nil && lim.sharedTokens != nil {
-			lim.debt.Add(tokens)
-		}
-		if lim.tokens != nil {
+		switch {
+		case l.shared != nil && lim.sharedTokens != nil:
+			lim.debt.Add(tokens) // taken from the shared bucket with the next call's turn
+		case lim.tokens != nil:
 			lim.tokens.ReserveN(time.Now(), int(min(tokens, int64(lim.tokens.Burst()))))
 		}
 	}

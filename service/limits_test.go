@@ -2,12 +2,16 @@ package service
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/strata-gateway/strata/ratelimit"
 )
 
 func TestLimitWaitsOrRefuses(t *testing.T) {
@@ -128,4 +132,72 @@ func TestLimitRateRefusalGivesTurnsBack(t *testing.T) {
 		t.Fatalf("the model's turn after a refused call: %v after %v; want it at once", err, time.Since(start))
 	}
 	settle(1)
+}
+
+// recordingShared is a SharedLimiter that grants every turn at once and records the takes, or,
+// when away, answers as a Redis that does not answer.
+type recordingShared struct {
+	away     bool
+	replicas int
+	takes    [][]ratelimit.Take
+}
+
+func (r *recordingShared) Reserve(_ context.Context, takes []ratelimit.Take, _ time.Duration) (ratelimit.Reservation, error) {
+	if r.away {
+		return ratelimit.Reservation{}, ratelimit.ErrUnavailable
+	}
+	r.takes = append(r.takes, slices.Clone(takes))
+	return ratelimit.Reservation{OK: true}, nil
+}
+func (r *recordingShared) Refund(context.Context, []ratelimit.Take) error { return nil }
+func (r *recordingShared) Heartbeat(context.Context) error                { return nil }
+func (r *recordingShared) Replicas() int                                  { return r.replicas }
+
+// TestSharedLimits: with shared buckets, a call takes its request and its estimated tokens in one
+// reservation, tokens beyond the estimate ride along with the next call's, and embeddings' tokens
+// are charged so too; with the buckets away, the replica enforces its share locally.
+func TestSharedLimits(t *testing.T) {
+	t.Parallel()
+	shared := &recordingShared{replicas: 4}
+	l := newLimits(map[string]Limit{"m": {RequestsPerMinute: 240, TokensPerMinute: 6000}}, nil, shared)
+	lims := l.forCall("", "m", nil)
+	ctx := context.Background()
+	taken := func() []int {
+		var n []int
+		for _, tk := range shared.takes[len(shared.takes)-1] {
+			n = append(n, tk.N)
+		}
+		return n
+	}
+
+	settle, err := l.acquire(ctx, lims, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := taken(); !slices.Equal(got, []int{1, 10}) {
+		t.Errorf("first call took %v, want a request and its 10 estimated tokens", got)
+	}
+	settle(25) // 15 more than estimated
+	l.charge(lims, 5)
+	settle, err = l.acquire(ctx, lims, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(10)
+	if got := taken(); !slices.Equal(got, []int{1, 30}) {
+		t.Errorf("second call took %v, want a request and 10 + 15 + 5 tokens", got)
+	}
+
+	shared.away = true
+	settle, err = l.acquire(ctx, lims, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	settle(10)
+	if got, want := lims[0].requests.Limit(), rate.Limit(240.0/60/4); got != want {
+		t.Errorf("with the shared buckets away, the local rate is %v a second, want a quarter of the limit, %v", got, want)
+	}
+	if got := lims[0].tokens.Burst(); got != 1500 {
+		t.Errorf("local token burst %d, want 6000/4", got)
+	}
 }
