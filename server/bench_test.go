@@ -49,6 +49,23 @@ func directClient(b *testing.B, url, key, secret string) *bedrockruntime.Client 
 	})
 }
 
+// directConverse benchmarks the direct SDK call of in, with its latencies.
+func directConverse(url, key, secret string, in *bedrockruntime.ConverseInput) func(b *testing.B) {
+	return func(b *testing.B) {
+		client := directClient(b, url, key, secret)
+		var lat latencies
+		b.ReportAllocs()
+		for b.Loop() {
+			lat.time(func() {
+				if _, err := client.Converse(b.Context(), in); err != nil {
+					b.Fatal(err)
+				}
+			})
+		}
+		lat.report(b)
+	}
+}
+
 // BenchmarkChatSideBySide measures, in one run against one zero-latency emulator, what Strata
 // adds to a Bedrock call: (a) the AWS SDK calling the emulator directly, SigV4-signed, as an
 // application would without Strata; (b) the same request through Strata's gRPC Chat, and its
@@ -72,20 +89,7 @@ func BenchmarkChatSideBySide(b *testing.B) {
 	messages := []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}}
 	inference := &types.InferenceConfiguration{Temperature: aws.Float32(0.5)}
 
-	b.Run("a_direct_sdk", func(b *testing.B) {
-		client := direct(b)
-		in := &bedrockruntime.ConverseInput{ModelId: modelID, Messages: messages, InferenceConfig: inference}
-		var lat latencies
-		b.ReportAllocs()
-		for b.Loop() {
-			lat.time(func() {
-				if _, err := client.Converse(ctx, in); err != nil {
-					b.Fatal(err)
-				}
-			})
-		}
-		lat.report(b)
-	})
+	b.Run("a_direct_sdk", directConverse(url, key, secret, &bedrockruntime.ConverseInput{ModelId: modelID, Messages: messages, InferenceConfig: inference}))
 	b.Run("a_direct_sdk_stream_first_delta", func(b *testing.B) {
 		client := direct(b)
 		in := &bedrockruntime.ConverseStreamInput{ModelId: modelID, Messages: messages, InferenceConfig: inference}

@@ -72,21 +72,8 @@ func BenchmarkCacheHit(b *testing.B) {
 		}
 	}
 
-	b.Run("a_direct_sdk", func(b *testing.B) {
-		client := directClient(b, url, key, secret)
-		in := &bedrockruntime.ConverseInput{ModelId: aws.String(novaMicro),
-			Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}}}
-		var lat latencies
-		b.ReportAllocs()
-		for b.Loop() {
-			lat.time(func() {
-				if _, err := client.Converse(ctx, in); err != nil {
-					b.Fatal(err)
-				}
-			})
-		}
-		lat.report(b)
-	})
+	b.Run("a_direct_sdk", directConverse(url, key, secret, &bedrockruntime.ConverseInput{ModelId: aws.String(novaMicro),
+		Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}}}))
 	b.Run("b_strata_uncached", chat(strata("none"), false))
 	memoryStrata, redisStrata := strata("memory"), strata(srv.URL())
 	b.Run("c_strata_memory_hit", chat(memoryStrata, true))
