@@ -265,11 +265,18 @@ const (
 	// KindApplicationProfileARN is `arn:aws:bedrock:REGION:ACCOUNT:application-inference-profile/NAME`:
 	// an account's own profile, whose model only its owner knows.
 	KindApplicationProfileARN
+	// KindProvisionedARN is `arn:aws:bedrock:REGION:ACCOUNT:provisioned-model/ID`: Provisioned
+	// Throughput bought for a foundation or custom model, which only its owner knows.
+	KindProvisionedARN
+	// KindCustomModelARN is `arn:aws:bedrock:REGION:ACCOUNT:custom-model/ID`: a model customized
+	// from a foundation model, which only its owner knows.
+	KindCustomModelARN
 )
 
 // Resolution is what a model identifier resolved to.
 type Resolution struct {
-	// Model is the foundation model; nil for an application inference profile.
+	// Model is the foundation model; nil for an application inference profile, a provisioned
+	// model or a custom model, whose model only the control plane knows.
 	Model *Model
 	Kind  IDKind
 	// Profile is the cross-region prefix (us, eu, ...) when the id named a system profile.
@@ -278,6 +285,9 @@ type Resolution struct {
 	Region string
 	// ApplicationProfile is the profile's own id for KindApplicationProfileARN.
 	ApplicationProfile string
+	// Resource is the id after the resource type for KindProvisionedARN and KindCustomModelARN:
+	// `abc123` in `…:provisioned-model/abc123`.
+	Resource string
 }
 
 // ErrUnknownModel is returned for an identifier that names no model Bedrock would accept.
@@ -326,6 +336,14 @@ func (c *Catalog) resolveARN(arn string) (Resolution, error) {
 	case "application-inference-profile":
 		if account != "" {
 			return Resolution{Kind: KindApplicationProfileARN, Region: region, ApplicationProfile: name}, nil
+		}
+	case "provisioned-model":
+		if account != "" {
+			return Resolution{Kind: KindProvisionedARN, Region: region, Resource: name}, nil
+		}
+	case "custom-model":
+		if account != "" {
+			return Resolution{Kind: KindCustomModelARN, Region: region, Resource: name}, nil
 		}
 	}
 	return Resolution{}, fmt.Errorf("%q: %w", arn, ErrUnknownModel)

@@ -82,14 +82,15 @@ func TestResolve(t *testing.T) {
 	c := mustLoad(t)
 
 	tests := []struct {
-		name        string
-		id          string
-		wantErr     bool
-		wantKind    catalog.IDKind
-		wantModel   string
-		wantProfile string
-		wantRegion  string
-		wantApp     string
+		name         string
+		id           string
+		wantErr      bool
+		wantKind     catalog.IDKind
+		wantModel    string
+		wantProfile  string
+		wantRegion   string
+		wantApp      string
+		wantResource string
 	}{
 		// Bare foundation ids.
 		{name: "bare on-demand id", id: "amazon.nova-micro-v1:0", wantKind: catalog.KindFoundation, wantModel: "amazon.nova-micro-v1:0"},
@@ -133,6 +134,12 @@ func TestResolve(t *testing.T) {
 		{name: "application-inference-profile ARN without an account", id: "arn:aws:bedrock:us-east-1::application-inference-profile/mi1dadi0g15f", wantErr: true},
 		{name: "application-inference-profile ARN without a name", id: "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/", wantErr: true},
 
+		// Provisioned Throughput and custom models: their model is the control plane's to say.
+		{name: "provisioned-model ARN", id: "arn:aws:bedrock:us-west-2:123456789012:provisioned-model/pt1a2b3c4d5e", wantKind: catalog.KindProvisionedARN, wantRegion: "us-west-2", wantResource: "pt1a2b3c4d5e"},
+		{name: "provisioned-model ARN without an account", id: "arn:aws:bedrock:us-west-2::provisioned-model/pt1a2b3c4d5e", wantErr: true},
+		{name: "custom-model ARN", id: "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/a1b2c3d4e5f6", wantKind: catalog.KindCustomModelARN, wantRegion: "us-east-1", wantResource: "amazon.nova-micro-v1:0:128k/a1b2c3d4e5f6"},
+		{name: "custom-model ARN without a name", id: "arn:aws:bedrock:us-east-1:123456789012:custom-model/", wantErr: true},
+
 		// Malformed ARNs.
 		{name: "arn prefix alone", id: "arn:", wantErr: true},
 		{name: "too few ARN parts", id: "arn:aws:bedrock:us-east-1", wantErr: true},
@@ -141,7 +148,7 @@ func TestResolve(t *testing.T) {
 		{name: "empty region", id: "arn:aws:bedrock::123456789012:inference-profile/us.amazon.nova-micro-v1:0", wantErr: true},
 		{name: "resource without a slash", id: "arn:aws:bedrock:us-east-1::foundation-model", wantErr: true},
 		{name: "resource with an empty name", id: "arn:aws:bedrock:us-east-1::foundation-model/", wantErr: true},
-		{name: "unsupported resource type", id: "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123", wantErr: true},
+		{name: "unsupported resource type", id: "arn:aws:bedrock:us-east-1:123456789012:imported-model/abc123", wantErr: true},
 
 		// Unknown ids, as recorded in the corpus's 400 "The provided model identifier is invalid.".
 		{name: "unknown bare id", id: "does-not-exist-model-v1:0", wantErr: true},
@@ -184,6 +191,9 @@ func TestResolve(t *testing.T) {
 			}
 			if got.ApplicationProfile != tt.wantApp {
 				t.Errorf("ApplicationProfile = %q, want %q", got.ApplicationProfile, tt.wantApp)
+			}
+			if got.Resource != tt.wantResource {
+				t.Errorf("Resource = %q, want %q", got.Resource, tt.wantResource)
 			}
 		})
 	}

@@ -126,6 +126,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 	fs.Var(faults, "fault", "inject a fault, e.g. 'error=ThrottlingException,every=3'; repeatable (env STRATA_EMULATOR_FAULTS, '|'-separated)")
 	profiles := &listFlag{values: envList(getenv, "STRATA_EMULATOR_APPLICATION_PROFILES", ",")}
 	fs.Var(profiles, "application-profile", "route an application inference profile to a model, as ID=MODEL; repeatable (env STRATA_EMULATOR_APPLICATION_PROFILES, comma-separated)")
+	provisioned := &listFlag{values: envList(getenv, "STRATA_EMULATOR_PROVISIONED_MODELS", ",")}
+	fs.Var(provisioned, "provisioned-model", "serve a Provisioned Throughput as a model (a foundation id or a --custom-model id), as ID=MODEL; repeatable (env STRATA_EMULATOR_PROVISIONED_MODELS, comma-separated)")
+	custom := &listFlag{values: envList(getenv, "STRATA_EMULATOR_CUSTOM_MODELS", ",")}
+	fs.Var(custom, "custom-model", "serve a custom model as the foundation model it was customized from, as ID=MODEL; repeatable (env STRATA_EMULATOR_CUSTOM_MODELS, comma-separated)")
 	guardrails := &listFlag{values: envList(getenv, "STRATA_EMULATOR_GUARDRAILS", ",")}
 	fs.Var(guardrails, "guardrail", "a guardrail that blocks requests holding one of its words, as ID=WORD[|WORD...]; repeatable (env STRATA_EMULATOR_GUARDRAILS, comma-separated)")
 	fs.StringVar(&cfg.opts.Region, "region", env("STRATA_EMULATOR_REGION", "us-east-1"), "region named in the ARNs the control plane returns (env STRATA_EMULATOR_REGION)")
@@ -159,15 +163,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 		}
 		cfg.opts.Faults = append(cfg.opts.Faults, f)
 	}
-	for _, p := range profiles.values {
-		id, model, ok := strings.Cut(p, "=")
-		if !ok || id == "" || model == "" {
-			return nil, fmt.Errorf("--application-profile %q: want ID=MODEL", p)
-		}
-		if cfg.opts.ApplicationProfiles == nil {
-			cfg.opts.ApplicationProfiles = map[string]string{}
-		}
-		cfg.opts.ApplicationProfiles[id] = model
+	if cfg.opts.ApplicationProfiles, err = idMap("--application-profile", profiles.values); err != nil {
+		return nil, err
+	}
+	if cfg.opts.ProvisionedModels, err = idMap("--provisioned-model", provisioned.values); err != nil {
+		return nil, err
+	}
+	if cfg.opts.CustomModels, err = idMap("--custom-model", custom.values); err != nil {
+		return nil, err
 	}
 	for _, g := range guardrails.values {
 		id, words, ok := strings.Cut(g, "=")
@@ -180,4 +183,20 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*c
 		cfg.opts.Guardrails[id] = append(cfg.opts.Guardrails[id], strings.Split(words, "|")...)
 	}
 	return cfg, nil
+}
+
+// idMap reads ID=MODEL values; nil when there are none.
+func idMap(flag string, values []string) (map[string]string, error) {
+	var m map[string]string
+	for _, v := range values {
+		id, model, ok := strings.Cut(v, "=")
+		if !ok || id == "" || model == "" {
+			return nil, fmt.Errorf("%s %q: want ID=MODEL", flag, v)
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[id] = model
+	}
+	return m, nil
 }

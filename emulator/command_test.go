@@ -73,6 +73,7 @@ func TestParseFlags(t *testing.T) {
 			"--ttft=1s", "--tokens-per-second", "12", "--seed", "99",
 			"--fault", "stall=2s,op=converse", "--fault", "error=modelStreamErrorException,cut-after=4",
 			"--application-profile", "app=amazon.nova-pro-v1:0", "--region", "ap-south-1",
+			"--custom-model", "amazon.nova-pro-v1:0:300k/ft1=amazon.nova-pro-v1:0", "--provisioned-model", "pt1=amazon.nova-pro-v1:0:300k/ft1",
 			"--guardrail", "gr-1=Project Falcon|payroll", "--guardrail", "gr-2=secret",
 			"--log-level", "warn", "--shutdown-timeout", "1m",
 		}, want: defaults(func(c *commandConfig) {
@@ -84,6 +85,8 @@ func TestParseFlags(t *testing.T) {
 			c.opts.TTFT, c.opts.TokensPerSecond, c.opts.Seed = time.Second, 12, 99
 			c.opts.Faults = []Fault{{Stall: 2 * time.Second, Operation: OpConverse}, {Error: CodeModelStreamError, CutAfter: 4}}
 			c.opts.ApplicationProfiles = map[string]string{"app": "amazon.nova-pro-v1:0"}
+			c.opts.CustomModels = map[string]string{"amazon.nova-pro-v1:0:300k/ft1": "amazon.nova-pro-v1:0"}
+			c.opts.ProvisionedModels = map[string]string{"pt1": "amazon.nova-pro-v1:0:300k/ft1"}
 			c.opts.Region, c.logLevel, c.shutdownTimeout = "ap-south-1", "warn", time.Minute
 		})},
 		{name: "flags override the environment; a list flag replaces the whole list", env: fullEnv, args: []string{
@@ -106,6 +109,8 @@ func TestParseFlags(t *testing.T) {
 		{name: "application profile without =", args: []string{"--application-profile", "app"}, wantErr: `--application-profile "app": want ID=MODEL`},
 		{name: "guardrail without words", args: []string{"--guardrail", "gr-1="}, wantErr: `--guardrail "gr-1=": want ID=WORD[|WORD...]`},
 		{name: "application profile without an id", args: []string{"--application-profile", "=amazon.nova-micro-v1:0"}, wantErr: "want ID=MODEL"},
+		{name: "provisioned model without a model", env: map[string]string{"STRATA_EMULATOR_PROVISIONED_MODELS": "pt1="}, wantErr: `--provisioned-model "pt1=": want ID=MODEL`},
+		{name: "custom model without =", args: []string{"--custom-model", "ft1"}, wantErr: `--custom-model "ft1": want ID=MODEL`},
 		{name: "unknown flag", args: []string{"--port", "4000"}, wantErr: "flag provided but not defined: -port"},
 		{name: "positional argument", args: []string{"serve"}, wantErr: `unexpected argument "serve"`},
 	}

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -157,6 +158,132 @@ func (e *Emulator) serveGetInferenceProfile(w http.ResponseWriter, r *http.Reque
 	}
 	p.Models = []inferenceProfileModel{{ModelArn: "arn:aws:bedrock:" + e.opts.Region + "::foundation-model/" + res.Model.ID}}
 	b, _ := json.Marshal(p) // plain data always marshals
+	writeJSON(w, newRequestID(), b)
+	return nil
+}
+
+// ownedModel is the foundation model behind an identifier only its account knows, as the account
+// (Options) set it up: an application inference profile, a Provisioned Throughput (of a
+// foundation model or of a custom model) or a custom model.
+func (e *Emulator) ownedModel(res catalog.Resolution) (*catalog.Model, bool) {
+	var id string
+	var ok bool
+	switch res.Kind {
+	case catalog.KindApplicationProfileARN:
+		id, ok = e.opts.ApplicationProfiles[res.ApplicationProfile]
+	case catalog.KindProvisionedARN:
+		id, ok = e.opts.ProvisionedModels[res.Resource]
+		if base, custom := e.opts.CustomModels[id]; custom {
+			id = base
+		}
+	case catalog.KindCustomModelARN:
+		id, ok = e.opts.CustomModels[res.Resource]
+	}
+	if !ok {
+		return nil, false
+	}
+	return e.catalog.Model(id) // New checked every mapping
+}
+
+// controlTime is the creation and modification time the control plane reports for the
+// resources the emulator was told about.
+const controlTime = "2025-01-01T00:00:00Z"
+
+func (e *Emulator) foundationARN(id string) string {
+	return "arn:aws:bedrock:" + e.opts.Region + "::foundation-model/" + id
+}
+
+func (e *Emulator) accountARN(resource, id string) string {
+	return "arn:aws:bedrock:" + e.opts.Region + ":" + emulatorAccount + ":" + resource + "/" + id
+}
+
+// provisionedModelThroughput is GetProvisionedModelThroughput's answer (bedrock control plane;
+// the field names are aws-sdk-go-v2/service/bedrock's deserializer's).
+type provisionedModelThroughput struct {
+	CreationTime         string `json:"creationTime"`
+	DesiredModelArn      string `json:"desiredModelArn"`
+	DesiredModelUnits    int    `json:"desiredModelUnits"`
+	FoundationModelArn   string `json:"foundationModelArn"`
+	LastModifiedTime     string `json:"lastModifiedTime"`
+	ModelArn             string `json:"modelArn"`
+	ModelUnits           int    `json:"modelUnits"`
+	ProvisionedModelArn  string `json:"provisionedModelArn"`
+	ProvisionedModelName string `json:"provisionedModelName"`
+	Status               string `json:"status"`
+}
+
+// serveGetProvisionedModelThroughput implements GET /provisioned-model-throughput/{id}: a
+// Provisioned Throughput the emulator was told about (Options.ProvisionedModels), named by its
+// ARN or its id (which is also its name here), with the model it serves: modelArn is that model,
+// a custom model's ARN when it serves one, and foundationModelArn the foundation model under it.
+func (e *Emulator) serveGetProvisionedModelThroughput(w http.ResponseWriter, r *http.Request) *apiError {
+	ident := r.PathValue("id")
+	key, arn := ident, ""
+	if res, err := e.catalog.Resolve(ident); err == nil && res.Kind == catalog.KindProvisionedARN {
+		key, arn = res.Resource, ident
+	}
+	served, ok := e.opts.ProvisionedModels[key]
+	m, found := e.ownedModel(catalog.Resolution{Kind: catalog.KindProvisionedARN, Resource: key})
+	if !ok || !found {
+		// Not a recorded message: the shape is Bedrock's ResourceNotFoundException.
+		return newAPIError(CodeResourceNotFound, "Provisioned model "+ident+" not found.")
+	}
+	modelARN := e.foundationARN(served)
+	if _, custom := e.opts.CustomModels[served]; custom {
+		modelARN = e.accountARN("custom-model", served)
+	}
+	p := provisionedModelThroughput{
+		CreationTime: controlTime, LastModifiedTime: controlTime,
+		DesiredModelArn: modelARN, ModelArn: modelARN, DesiredModelUnits: 1, ModelUnits: 1,
+		FoundationModelArn:   e.foundationARN(m.ID),
+		ProvisionedModelArn:  cmp.Or(arn, e.accountARN("provisioned-model", key)),
+		ProvisionedModelName: key,
+		Status:               "InService",
+	}
+	b, _ := json.Marshal(p) // plain data always marshals
+	writeJSON(w, newRequestID(), b)
+	return nil
+}
+
+// customModel is GetCustomModel's answer (bedrock control plane; the field names are
+// aws-sdk-go-v2/service/bedrock's deserializer's), without the training details.
+type customModel struct {
+	BaseModelArn      string `json:"baseModelArn"`
+	CreationTime      string `json:"creationTime"`
+	CustomizationType string `json:"customizationType"`
+	ModelArn          string `json:"modelArn"`
+	ModelName         string `json:"modelName"`
+	ModelStatus       string `json:"modelStatus"`
+}
+
+// customModelName is the name the emulator gives a custom model: the last part of its id.
+func customModelName(key string) string {
+	return key[strings.LastIndex(key, "/")+1:]
+}
+
+// serveGetCustomModel implements GET /custom-models/{id}: a custom model the emulator was told
+// about (Options.CustomModels), named by its ARN, its id or its name, with the foundation model
+// it was customized from in baseModelArn.
+func (e *Emulator) serveGetCustomModel(w http.ResponseWriter, r *http.Request) *apiError {
+	ident, key, arn := r.PathValue("id"), "", ""
+	if res, err := e.catalog.Resolve(ident); err == nil && res.Kind == catalog.KindCustomModelARN {
+		ident, arn = res.Resource, ident
+	}
+	for k := range e.opts.CustomModels {
+		if k == ident || customModelName(k) == ident {
+			key = k
+			break
+		}
+	}
+	m, ok := e.ownedModel(catalog.Resolution{Kind: catalog.KindCustomModelARN, Resource: key})
+	if !ok {
+		// Not a recorded message: the shape is Bedrock's ResourceNotFoundException.
+		return newAPIError(CodeResourceNotFound, "Custom model "+r.PathValue("id")+" not found.")
+	}
+	b, _ := json.Marshal(customModel{ // plain data always marshals
+		BaseModelArn: e.foundationARN(m.ID), CreationTime: controlTime, CustomizationType: "FINE_TUNING",
+		ModelArn: cmp.Or(arn, e.accountARN("custom-model", key)), ModelName: customModelName(key), ModelStatus: "Active",
+	})
 	writeJSON(w, newRequestID(), b)
 	return nil
 }

@@ -46,6 +46,12 @@ type Options struct {
 	// ApplicationProfiles maps an application inference profile's id (the part after
 	// `application-inference-profile/` in its ARN) to the foundation model it routes to.
 	ApplicationProfiles map[string]string
+	// ProvisionedModels maps a Provisioned Throughput's id (the part after `provisioned-model/` in
+	// its ARN) to the model it serves: a foundation model id, or a key of CustomModels.
+	ProvisionedModels map[string]string
+	// CustomModels maps a custom model's id (the part after `custom-model/` in its ARN, such as
+	// `amazon.nova-micro-v1:0:128k/a1b2c3d4e5f6`) to the foundation model it was customized from.
+	CustomModels map[string]string
 	// Guardrails maps a guardrail id to the words it blocks: a Converse call that applies the
 	// guardrail (guardrailConfig) and whose last user message contains one of them, in any letter
 	// case, is answered with the guardrail's blocked message and stopReason guardrail_intervened,
@@ -100,6 +106,17 @@ func New(opts Options) (*Emulator, error) {
 			return nil, fmt.Errorf("emulator: application profile %s routes to %s, which is not in the catalog", id, model)
 		}
 	}
+	for id, model := range opts.CustomModels {
+		if _, ok := opts.Catalog.Model(model); !ok {
+			return nil, fmt.Errorf("emulator: custom model %s is customized from %s, which is not in the catalog", id, model)
+		}
+	}
+	for id, model := range opts.ProvisionedModels {
+		_, custom := opts.CustomModels[model]
+		if _, ok := opts.Catalog.Model(model); !ok && !custom {
+			return nil, fmt.Errorf("emulator: provisioned model %s serves %s, which is neither in the catalog nor a custom model", id, model)
+		}
+	}
 	for i := range opts.Faults {
 		if err := opts.Faults[i].validate(); err != nil {
 			return nil, fmt.Errorf("emulator: fault %d: %w", i+1, err)
@@ -136,6 +153,8 @@ const (
 	OpListModels     = "list-foundation-models"
 	OpGetModel       = "get-foundation-model"
 	OpGetProfile     = "get-inference-profile"
+	OpGetProvisioned = "get-provisioned-model-throughput"
+	OpGetCustomModel = "get-custom-model"
 )
 
 func (e *Emulator) routes() *http.ServeMux {
@@ -149,6 +168,8 @@ func (e *Emulator) routes() *http.ServeMux {
 	mux.HandleFunc("GET /foundation-models", e.control(OpListModels, e.serveListFoundationModels))
 	mux.HandleFunc("GET /foundation-models/{id}", e.control(OpGetModel, e.serveGetFoundationModel))
 	mux.HandleFunc("GET /inference-profiles/{id}", e.control(OpGetProfile, e.serveGetInferenceProfile))
+	mux.HandleFunc("GET /provisioned-model-throughput/{id}", e.control(OpGetProvisioned, e.serveGetProvisionedModelThroughput))
+	mux.HandleFunc("GET /custom-models/{id}", e.control(OpGetCustomModel, e.serveGetCustomModel))
 	mux.HandleFunc("GET /_emulator/stats", e.serveStats)
 	mux.HandleFunc("GET /_emulator/faults", e.serveFaults)
 	mux.HandleFunc("PUT /_emulator/faults", e.serveFaults)
@@ -248,12 +269,14 @@ func (e *Emulator) resolve(c *call) *apiError {
 	if err != nil {
 		return errInvalidModel()
 	}
-	if res.Kind == catalog.KindApplicationProfileARN {
-		id, ok := e.opts.ApplicationProfiles[res.ApplicationProfile]
+	if res.Model == nil {
+		// An application profile, Provisioned Throughput or custom model: served as the model
+		// behind it, if the account (Options) has it.
+		m, ok := e.ownedModel(res)
 		if !ok {
 			return errInvalidModel()
 		}
-		res.Model, _ = e.catalog.Model(id) // New checked every mapping
+		res.Model = m
 	}
 	m := res.Model
 	if (res.Kind == catalog.KindFoundation || res.Kind == catalog.KindFoundationARN) && !m.OnDemand && c.op != OpCountTokens {
