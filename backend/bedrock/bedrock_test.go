@@ -200,8 +200,9 @@ func TestControlEndpoint(t *testing.T) {
 }
 
 func TestProbe(t *testing.T) {
-	h := newHarness(t, func(eo *emulator.Options, _ *Options) {
-		eo.ApplicationProfiles = map[string]string{"abc123": "amazon.nova-micro-v1:0"}
+	h := newHarness(t, func(eo *emulator.Options, bo *Options) {
+		ownedModels(eo, bo)
+		eo.ApplicationProfiles["abc123"] = "amazon.nova-micro-v1:0"
 	})
 	appProfile := "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123"
 	tests := []struct {
@@ -215,6 +216,11 @@ func TestProbe(t *testing.T) {
 		{"profile id", claudeOpus41, false, nil, emulator.OpGetModel},
 		{"foundation ARN", "arn:aws:bedrock:us-east-1::foundation-model/" + novaMicro, false, nil, emulator.OpGetModel},
 		{"application profile", appProfile, false, nil, emulator.OpListModels},
+		{"provisioned throughput", ownedPT, false, nil, emulator.OpGetProvisioned},
+		{"provisioned throughput again", ownedPT, false, nil, emulator.OpGetProvisioned}, // a probe is never cached
+		{"custom model", ownedCustom, false, nil, emulator.OpGetCustomModel},
+		{"unknown provisioned throughput", ownedUnknownPT, false, ptr(backend.KindNotFound), emulator.OpGetProvisioned},
+		{"invoke provisioned throughput", ownedPT, true, nil, emulator.OpConverse},
 		{"unknown to the catalog and to Bedrock", "us.nope.model-v1:0", false, ptr(backend.KindUnknownModel), emulator.OpGetModel},
 		{"invoke chat", novaMicro, true, nil, emulator.OpConverse},
 		{"invoke profile", claudeOpus41, true, nil, emulator.OpConverse},

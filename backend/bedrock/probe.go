@@ -17,8 +17,10 @@ import (
 // Without invoke it asks the control plane, which runs no model: GetFoundationModel for the
 // foundation model behind modelID (a cross-region profile or ARN is reduced to its base id, as
 // GetFoundationModel takes only those), or ListFoundationModels for an application inference
-// profile, whose model only its owner knows. This needs bedrock:GetFoundationModel /
-// bedrock:ListFoundationModels and reaches the control-plane endpoint, not the runtime one.
+// profile, whose model only its owner knows; a Provisioned Throughput or custom model ARN is
+// looked up as ModelOf does (GetProvisionedModelThroughput, GetCustomModel). This needs
+// bedrock:GetFoundationModel / bedrock:ListFoundationModels (and the lookups' permissions) and
+// reaches the control-plane endpoint, not the runtime one.
 //
 // With invoke it runs the model through the runtime plane, which checks what calls will meet:
 // a Converse with maxTokens 1, or an embedding of one short text.
@@ -30,11 +32,21 @@ func (b *Backend) Probe(ctx context.Context, modelID string, invoke bool) error 
 		return b.probeInvoke(ctx, modelID)
 	}
 	res, err := b.catalog.Resolve(modelID)
-	if err == nil && res.Kind == catalog.KindApplicationProfileARN {
-		if _, err := b.control.ListFoundationModels(ctx, &bedrock.ListFoundationModelsInput{}); err != nil {
-			return fmt.Errorf("probe: list foundation models: %w", b.toError(ctx, err, modelID))
+	if err == nil {
+		switch res.Kind {
+		case catalog.KindApplicationProfileARN:
+			if _, err := b.control.ListFoundationModels(ctx, &bedrock.ListFoundationModelsInput{}); err != nil {
+				return fmt.Errorf("probe: list foundation models: %w", b.toError(ctx, err, modelID))
+			}
+			return nil
+		case catalog.KindProvisionedARN, catalog.KindCustomModelARN:
+			// The lookup ModelOf makes, uncached: it says whether the account has the resource.
+			lookup, _ := b.lookupFor(res.Kind)
+			if _, err := lookup(ctx, modelID); err != nil {
+				return fmt.Errorf("probe: %w", err)
+			}
+			return nil
 		}
-		return nil
 	}
 	base := baseModelID(modelID)
 	if err == nil && res.Model != nil {
