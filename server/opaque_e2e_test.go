@@ -127,8 +127,8 @@ func TestChatOpaqueModelUnknown(t *testing.T) {
 				if code := status.Code(err); code != codes.InvalidArgument {
 					t.Fatalf("Chat: %v, want INVALID_ARGUMENT", err)
 				}
-				if msg := status.Convert(err).Message(); !strings.Contains(msg, arn) || !strings.Contains(msg, "check the model id") {
-					t.Errorf("message %q: want the ARN and what to check", msg)
+				if msg := status.Convert(err).Message(); !strings.Contains(msg, arn) || !strings.Contains(msg, "check the ARN") || strings.Contains(msg, "us.arn:") {
+					t.Errorf("message %q: want the ARN and what to check about it (no profile hint, which is for model ids)", msg)
 				}
 				if info := errorInfo(t, err); info.GetReason() != service.ReasonUnknownModel {
 					t.Errorf("reason %q, want %q", info.GetReason(), service.ReasonUnknownModel)

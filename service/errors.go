@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -85,6 +86,9 @@ func toStatus(ctx context.Context, err error, region string) error {
 	case backend.KindInvalid:
 		return withDetails(codes.InvalidArgument, fmt.Sprintf("bedrock rejected the request for %s: %s", be.Model, be.Message), ReasonBedrockRejected, meta, 0)
 	case backend.KindUnknownModel:
+		if strings.HasPrefix(be.Model, "arn:") {
+			return withDetails(codes.InvalidArgument, fmt.Sprintf("model %q is not available in %s: check the ARN, that the resource exists in this account and region, and that Strata's role may use it", be.Model, region), ReasonUnknownModel, meta, 0)
+		}
 		return withDetails(codes.InvalidArgument, fmt.Sprintf("model %q is not available in %s: check the model id, and that Bedrock offers it in that region (some models need an inference profile such as us.%s)", be.Model, region, be.Model), ReasonUnknownModel, meta, 0)
 	case backend.KindAccessDenied:
 		return withDetails(codes.PermissionDenied, fmt.Sprintf("access denied: check the IAM policy allows bedrock:InvokeModel on %s in %s, and that model access is enabled in the Bedrock console", be.Model, region), ReasonAccessDenied, meta, 0)

@@ -189,14 +189,14 @@ func (s *Service) prepareChat(ctx context.Context, req *stratav1.ChatRequest) (*
 }
 
 // modelOf asks the backend for the model behind an id the catalog cannot place (an application
-// inference profile), so that it is served and priced as that model. A failure, such as a role
-// without bedrock:GetInferenceProfile, is logged once per id and the call goes on with the model
-// unknown.
+// inference profile, Provisioned Throughput or custom model ARN), so that it is served as that
+// model. A failure, such as a role without the permission to look it up, is logged once per id and
+// the call goes on with the model unknown.
 func (s *Service) modelOf(ctx context.Context, id string) *catalog.Model {
 	m, err := s.opts.Backend.ModelOf(ctx, id)
 	if err != nil {
 		if s.unresolved.first(id) {
-			s.log.WarnContext(ctx, "cannot find the model behind an inference profile: its capabilities and price are unknown", "model", id, "error", err)
+			s.log.WarnContext(ctx, "cannot find the model behind this id (an inference profile or model ARN): its capabilities and price are unknown", "model", id, "error", err)
 		}
 		return nil
 	}

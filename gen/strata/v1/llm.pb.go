@@ -2029,8 +2029,9 @@ type ChatResponse struct {
 	// reasoning effort the model cannot use, max_tokens raised to hold a thinking budget, a tool
 	// choice Bedrock cannot express, ...), one sentence each. Empty when the request went as sent.
 	Warnings []string `protobuf:"bytes,12,rep,name=warnings,proto3" json:"warnings,omitempty"`
-	// price_unknown is true when Strata has no price for the model (one its catalog does not know):
-	// cost_usd is then 0 and means unknown, not free.
+	// price_unknown is true when Strata has no per-token price for the model (one its catalog does
+	// not know, or Provisioned Throughput and custom models, billed otherwise): cost_usd is then 0
+	// and means unknown, not free.
 	PriceUnknown bool `protobuf:"varint,13,opt,name=price_unknown,json=priceUnknown,proto3" json:"price_unknown,omitempty"`
 	// service_tier is the processing tier Bedrock served the call at (priority, default, flex), as
 	// it reported it, or empty when it did not say; cost_usd is priced at it, and at the routing
@@ -2549,8 +2550,9 @@ type StreamEnd struct {
 	Attempts int32 `protobuf:"varint,4,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	// latency_ms is the time Strata spent on the call.
 	LatencyMs int64 `protobuf:"varint,5,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
-	// price_unknown is true when Strata has no price for the model (one its catalog does not know):
-	// cost_usd is then 0 and means unknown, not free.
+	// price_unknown is true when Strata has no per-token price for the model (one its catalog does
+	// not know, or Provisioned Throughput and custom models, billed otherwise): cost_usd is then 0
+	// and means unknown, not free.
 	PriceUnknown bool `protobuf:"varint,6,opt,name=price_unknown,json=priceUnknown,proto3" json:"price_unknown,omitempty"`
 	// service_tier is the processing tier Bedrock served the call at (priority, default, flex), as
 	// it reported it, or empty when it did not say; cost_usd is priced at it, and at the routing
@@ -2798,8 +2800,9 @@ type EmbedResponse struct {
 	Usage *Usage `protobuf:"bytes,3,opt,name=usage,proto3" json:"usage,omitempty"`
 	// cost_usd is the call's price at the catalog's list prices.
 	CostUsd float64 `protobuf:"fixed64,4,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
-	// price_unknown is true when Strata has no price for the model (one its catalog does not know):
-	// cost_usd is then 0 and means unknown, not free.
+	// price_unknown is true when Strata has no per-token price for the model (one its catalog does
+	// not know, or Provisioned Throughput and custom models, billed otherwise): cost_usd is then 0
+	// and means unknown, not free.
 	PriceUnknown bool `protobuf:"varint,5,opt,name=price_unknown,json=priceUnknown,proto3" json:"price_unknown,omitempty"`
 	// cached_inputs is how many of the vectors came from the response cache; only the other
 	// inputs were sent to Bedrock, and usage and cost count those alone.
