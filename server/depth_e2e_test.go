@@ -6,7 +6,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
@@ -99,16 +97,7 @@ func startRecorded(t *testing.T, opts emulator.Options, environ map[string]strin
 		t.Fatal(err)
 	}
 	rec := &wireRecorder{next: emu}
-	srv, err := emulator.Listen("127.0.0.1:0", rec, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	env := map[string]string{"API_BASE": srv.URL, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
+	env := map[string]string{"API_BASE": listenEmulator(t, rec), "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
 	for k, v := range environ {
 		env[k] = v
 	}

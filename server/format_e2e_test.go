@@ -358,12 +358,7 @@ func TestChatApplicationProfile(t *testing.T) {
 	h := startStrataWith(t, harnessOptions{backend: BackendBedrock, emu: emu, environ: map[string]string{
 		"API_BASE": url, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
 	}})
-	long := strings.Repeat("You are a careful research assistant who checks every figure twice. ", 120)
-	req := &stratav1.ChatRequest{Model: arn, ReasoningEffort: stratav1.ReasoningEffort_REASONING_EFFORT_LOW, MaxTokens: ptr[int32](600),
-		Messages: []*stratav1.Message{
-			{Role: stratav1.Role_ROLE_SYSTEM, Parts: []*stratav1.Part{{Kind: &stratav1.Part_Text{Text: long}}, {Kind: &stratav1.Part_CachePoint{CachePoint: &stratav1.CachePoint{}}}}},
-			{Role: stratav1.Role_ROLE_USER, Text: "Why is the sky blue?"},
-		}}
+	req := thinkingCachedRequest(arn)
 	for i := range 2 {
 		resp, err := h.client.Chat(t.Context(), req)
 		if err != nil {
@@ -563,4 +558,16 @@ func TestChatResponseFormatWithTools(t *testing.T) {
 	if _, got, _ := joinDeltas(t, events); len(got.toolArgs) != 1 {
 		t.Errorf("streamed tool calls %v, want one", got.toolArgs)
 	}
+}
+
+// thinkingCachedRequest asks model to think (effort low) about a question after a long system
+// prompt with a cache point: a request that shows whether a model id gets its model's thinking
+// and prompt caching.
+func thinkingCachedRequest(model string) *stratav1.ChatRequest {
+	long := strings.Repeat("You are a careful research assistant who checks every figure twice. ", 120)
+	return &stratav1.ChatRequest{Model: model, ReasoningEffort: stratav1.ReasoningEffort_REASONING_EFFORT_LOW, MaxTokens: ptr[int32](600),
+		Messages: []*stratav1.Message{
+			{Role: stratav1.Role_ROLE_SYSTEM, Parts: []*stratav1.Part{{Kind: &stratav1.Part_Text{Text: long}}, {Kind: &stratav1.Part_CachePoint{CachePoint: &stratav1.CachePoint{}}}}},
+			{Role: stratav1.Role_ROLE_USER, Text: "Why is the sky blue?"},
+		}}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
@@ -294,8 +295,9 @@ func logField(line, key string) string {
 	return v
 }
 
-// listenEmulator serves emu on a loopback port until the test ends and returns its URL.
-func listenEmulator(t testing.TB, emu *emulator.Emulator) string {
+// listenEmulator serves emu (an emulator, or a handler in front of one) on a loopback port until
+// the test ends and returns its URL.
+func listenEmulator(t testing.TB, emu http.Handler) string {
 	t.Helper()
 	srv, err := emulator.Listen("127.0.0.1:0", emu, nil)
 	if err != nil {

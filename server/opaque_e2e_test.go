@@ -53,14 +53,9 @@ func TestChatOpaqueModelARNs(t *testing.T) {
 		{"provisioned throughput of a custom model", opaqueAccount + "provisioned-model/pt0custom", "billed per model unit per hour"},
 		{"custom model", opaqueAccount + "custom-model/" + opaqueCustomID, "not a custom model"},
 	}
-	long := strings.Repeat("You are a careful research assistant who checks every figure twice. ", 120)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := &stratav1.ChatRequest{Model: tt.arn, ReasoningEffort: stratav1.ReasoningEffort_REASONING_EFFORT_LOW, MaxTokens: ptr[int32](600),
-				Messages: []*stratav1.Message{
-					{Role: stratav1.Role_ROLE_SYSTEM, Parts: []*stratav1.Part{{Kind: &stratav1.Part_Text{Text: long}}, {Kind: &stratav1.Part_CachePoint{CachePoint: &stratav1.CachePoint{}}}}},
-					{Role: stratav1.Role_ROLE_USER, Text: "Why is the sky blue?"},
-				}}
+			req := thinkingCachedRequest(tt.arn)
 			for i := range 2 {
 				resp, err := h.client.Chat(t.Context(), req)
 				if err != nil {
