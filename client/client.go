@@ -75,6 +75,9 @@ type Options struct {
 type Client struct {
 	conn *grpc.ClientConn
 	llm  stratav1.LLMServiceClient
+	// attempts and backoff are the retry policy, which ChatStream applies itself.
+	attempts int
+	backoff  retry.BackoffFunc
 }
 
 // New connects to Strata at target (host:port, or any gRPC target). It does not wait for the
@@ -90,10 +93,12 @@ func New(target string, o Options) (*Client, error) {
 	if creds == nil {
 		creds = insecure.NewCredentials()
 	}
+	attempts := max(o.MaxRetries, 0) + 1 // the first try too
+	backoff := retry.BackoffExponentialWithJitterBounded(o.RetryBackoff, 0.2, maxRetryBackoff)
 	retries := []retry.CallOption{
-		retry.WithMax(uint(max(o.MaxRetries, 0)) + 1), // WithMax counts the first try too
+		retry.WithMax(uint(attempts)),
 		retry.WithRetriable(Retriable),
-		retry.WithBackoff(retry.BackoffExponentialWithJitterBounded(o.RetryBackoff, 0.2, maxRetryBackoff)),
+		retry.WithBackoff(backoff),
 	}
 	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
@@ -106,7 +111,7 @@ func New(target string, o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("strata client: %w", err)
 	}
-	return &Client{conn: conn, llm: stratav1.NewLLMServiceClient(conn)}, nil
+	return &Client{conn: conn, llm: stratav1.NewLLMServiceClient(conn), attempts: attempts, backoff: backoff}, nil
 }
 
 // Retriable reports the errors worth trying again, here or on another replica: UNAVAILABLE from the
@@ -161,4 +166,50 @@ func (c *Client) Embed(ctx context.Context, texts ...string) ([][]float32, error
 		out[i] = e.GetValues()
 	}
 	return out, nil
+}
+
+// Stream is a streamed chat reply that began: Recv returns its events in order, the first one
+// included, then io.EOF at its end or the status that cut it.
+type Stream struct {
+	first  *stratav1.ChatStreamResponse
+	stream grpc.ServerStreamingClient[stratav1.ChatStreamResponse]
+}
+
+// Recv returns the stream's next event.
+func (s *Stream) Recv() (*stratav1.ChatStreamResponse, error) {
+	if first := s.first; first != nil {
+		s.first = nil
+		return first, nil
+	}
+	return s.stream.Recv()
+}
+
+// ChatStream opens a streamed chat and returns it once its first event has arrived, trying again
+// what [Retriable] accepts until then, with the backoff and attempts of unary calls. Past the
+// first event it never retries: the caller already holds part of the reply, so a failure is
+// theirs to see (Strata retried Bedrock within the stream before its first event already).
+// go-grpc-middleware's stream retry cannot be used here: it retries a server stream after
+// messages too, which would send the caller a reply twice.
+func (c *Client) ChatStream(ctx context.Context, req *stratav1.ChatRequest) (*Stream, error) {
+	for attempt := uint(0); ; attempt++ {
+		if attempt > 0 {
+			t := time.NewTimer(c.backoff(ctx, attempt))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return nil, status.FromContextError(ctx.Err()).Err()
+			}
+		}
+		stream, err := c.llm.ChatStream(ctx, req)
+		if err == nil {
+			var first *stratav1.ChatStreamResponse
+			if first, err = stream.Recv(); err == nil {
+				return &Stream{first: first, stream: stream}, nil
+			}
+		}
+		if !Retriable(err) || int(attempt)+1 >= c.attempts || ctx.Err() != nil {
+			return nil, err
+		}
+	}
 }

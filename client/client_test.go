@@ -3,7 +3,9 @@ package client_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"reflect"
 	"slices"
@@ -62,6 +64,8 @@ func (s *scripted) attempts() int {
 type reply struct {
 	code   codes.Code
 	reason string
+	// failAfterFirst, in a stream, sends the first event before failing.
+	failAfterFirst bool
 }
 
 func serve(t *testing.T, svc stratav1.LLMServiceServer) string {
@@ -283,6 +287,80 @@ func TestServiceConfigRetries(t *testing.T) {
 			}
 			if n := svc.attempts(); n != tt.wantCalls {
 				t.Errorf("%d attempts reached the server, want %d", n, tt.wantCalls)
+			}
+		})
+	}
+}
+
+// ChatStream answers with the next step of the script: an error before any event, or the
+// events start, delta "hi", end; with failAfterFirst, the start and then an UNAVAILABLE.
+func (s *scripted) ChatStream(_ *stratav1.ChatRequest, stream grpc.ServerStreamingServer[stratav1.ChatStreamResponse]) error {
+	s.mu.Lock()
+	step := reply{code: codes.OK}
+	if s.calls < len(s.script) {
+		step = s.script[s.calls]
+	}
+	s.calls++
+	s.mu.Unlock()
+	if step.code != codes.OK && !step.failAfterFirst {
+		st := status.New(step.code, "scripted")
+		if step.reason != "" {
+			st, _ = st.WithDetails(&errdetails.ErrorInfo{Reason: step.reason, Domain: "strata"})
+		}
+		return st.Err()
+	}
+	if err := stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Start{Start: &stratav1.StreamStart{Model: "m"}}}); err != nil {
+		return err
+	}
+	if step.failAfterFirst {
+		return status.Error(step.code, "cut after the first event")
+	}
+	if err := stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Delta{Delta: &stratav1.StreamDelta{Text: "hi"}}}); err != nil {
+		return err
+	}
+	return stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_End{End: &stratav1.StreamEnd{}}})
+}
+
+// TestChatStreamRetries: a stream is tried again, as a unary call is, until its first event, and
+// never after it, where a retry would send the caller part of the reply twice.
+func TestChatStreamRetries(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		script     []reply
+		wantEvents int
+		wantCode   codes.Code // of the stream's end
+		wantCalls  int
+	}{
+		{"a replica going away before the first event is retried", []reply{{code: codes.Unavailable}, {code: codes.ResourceExhausted, reason: "OVERLOADED"}}, 3, codes.OK, 3},
+		{"an open circuit is not", []reply{{code: codes.Unavailable, reason: "CIRCUIT_OPEN"}}, 0, codes.Unavailable, 1},
+		{"retries end", []reply{{code: codes.Unavailable}, {code: codes.Unavailable}, {code: codes.Unavailable}, {code: codes.Unavailable}}, 0, codes.Unavailable, 4},
+		{"a failure after the first event is the caller's", []reply{{code: codes.Unavailable, failAfterFirst: true}}, 1, codes.Unavailable, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			svc := &scripted{script: tt.script}
+			c, err := client.New(serve(t, svc), client.Options{RetryBackoff: time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			events := 0
+			stream, err := c.ChatStream(t.Context(), &stratav1.ChatRequest{Messages: []*stratav1.Message{{Role: stratav1.Role_ROLE_USER, Text: "hello"}}})
+			for err == nil {
+				if _, err = stream.Recv(); err == nil {
+					events++
+				}
+			}
+			if errors.Is(err, io.EOF) {
+				err = nil
+			}
+			if events != tt.wantEvents || status.Code(err) != tt.wantCode {
+				t.Errorf("%d events, then %v; want %d, then code %v", events, err, tt.wantEvents, tt.wantCode)
+			}
+			if n := svc.attempts(); n != tt.wantCalls {
+				t.Errorf("%d streams reached the server, want %d", n, tt.wantCalls)
 			}
 		})
 	}
