@@ -89,9 +89,13 @@ type Model struct {
 	// MaxCachePoints is how many cache points one request may carry, in tools, system and
 	// messages together (Bedrock's prompt-caching table: 4 for Claude and Nova); see
 	// [Model.CachePointLimit] for a model that does not say.
-	MaxCachePoints   int  `json:"max_cache_points,omitempty"`
-	StructuredOutput bool `json:"structured_output,omitempty"`
-	MaxStopSequences int  `json:"max_stop_sequences,omitempty"`
+	MaxCachePoints int `json:"max_cache_points,omitempty"`
+	// CachePointFields are where a request may place cache points ("system", "messages",
+	// "tools"); empty means all three. Bedrock's prompt-caching table lists system and messages
+	// only for Amazon Nova: a cache point after Nova's tool list caches nothing, and is not sent.
+	CachePointFields []string `json:"cache_point_fields,omitempty"`
+	StructuredOutput bool     `json:"structured_output,omitempty"`
+	MaxStopSequences int      `json:"max_stop_sequences,omitempty"`
 	// TemperatureOrTopP marks models that refuse temperature and top_p in one request (Claude
 	// Opus 4.1 and the 4.5 and later models).
 	TemperatureOrTopP bool       `json:"temperature_or_top_p,omitempty"`
@@ -147,6 +151,11 @@ func (m *Model) CachePointLimit() int {
 		return m.MaxCachePoints
 	}
 	return DefaultMaxCachePoints
+}
+
+// CachesTools reports whether a cache point may follow the model's tool list.
+func (m *Model) CachesTools() bool {
+	return len(m.CachePointFields) == 0 || slices.Contains(m.CachePointFields, "tools")
 }
 
 // IsEmbedding reports whether the model returns vectors rather than text.

@@ -30,21 +30,29 @@ func (b *Backend) promptCache(req *backend.ChatRequest, m *catalog.Model, p *con
 		p.warnings = append(p.warnings, fmt.Sprintf("%d cache points dropped: %s has no prompt caching", n, m.ID))
 		return
 	}
+	if tc := p.body.ToolConfig; tc != nil && !m.CachesTools() {
+		before := len(tc.Tools)
+		tc.Tools = slices.DeleteFunc(tc.Tools, func(t wireTool) bool { return t.CachePoint != nil })
+		if dropped := before - len(tc.Tools); dropped > 0 {
+			n -= dropped
+			p.warnings = append(p.warnings, fmt.Sprintf("%d cache points dropped from the tool list: %s caches system prompts and messages only", dropped, m.ID))
+		}
+	}
 	if limit := m.CachePointLimit(); n > limit {
 		dropCachePoints(p, n-limit)
 		p.warnings = append(p.warnings, fmt.Sprintf("%d cache points dropped: Bedrock takes at most %d in a request to %s, and the last ones were kept", n-limit, limit, m.ID))
 	}
 }
 
-// autoCachePoints puts a cache point after the tool list and after the system prompt where the
-// prefix up to it reaches the model's minimum and none is there yet.
+// autoCachePoints puts a cache point after the tool list (where the model caches tools) and after
+// the system prompt where the prefix up to it reaches the model's minimum and none is there yet.
 func autoCachePoints(m *catalog.Model, p *converseParams) {
 	minTokens := max(m.MinCacheTokens, 1)
 	prefix := 0
 	if tc := p.body.ToolConfig; tc != nil && len(tc.Tools) > 0 {
 		raw, _ := json.Marshal(tc.Tools) // built from decoded JSON: always encodes
 		prefix += (len(raw) + charsPerToken - 1) / charsPerToken
-		if prefix >= minTokens && tc.Tools[len(tc.Tools)-1].CachePoint == nil {
+		if prefix >= minTokens && m.CachesTools() && tc.Tools[len(tc.Tools)-1].CachePoint == nil {
 			tc.Tools = append(tc.Tools, wireTool{CachePoint: cachePoint("")})
 		}
 	}

@@ -628,6 +628,11 @@ func TestPromptCacheOnTheWire(t *testing.T) {
 			req: backend.ChatRequest{ModelID: claudeOpus41, AutoCache: true, System: system("be brief"), Messages: []backend.Message{userText("hi")}}},
 		{name: "auto on a model without caching", want: "",
 			req: backend.ChatRequest{ModelID: "meta.llama3-1-8b-instruct-v1:0", AutoCache: true, System: system(long), Messages: []backend.Message{userText("hi")}}},
+		// Nova caches system prompts and messages only: no point after its tools, auto or explicit.
+		{name: "auto on nova: after the system prompt, not the tools", want: "s",
+			req: backend.ChatRequest{ModelID: novaMicro, AutoCache: true, Tools: longTools, System: system("be brief"), Messages: []backend.Message{userText("hi")}}},
+		{name: "explicit tool point on nova", want: "s", wantWarning: "1 cache points dropped from the tool list: amazon.nova-micro-v1:0 caches system prompts and messages only",
+			req: backend.ChatRequest{ModelID: novaMicro, System: cached(long), Tools: []backend.Tool{{Name: "get_weather", CachePoint: true}}, Messages: []backend.Message{userText("hi")}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
