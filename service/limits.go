@@ -159,14 +159,20 @@ func (l *limits) forCall(route, modelID string, m *catalog.Model) []*limiter {
 // wait for. Embeddings are charged so, once their usage is known, as their input cannot be
 // estimated per upstream call of a fan-out.
 func (l *limits) charge(lims []*limiter, tokens int64) {
+	chargeTo(lims, tokens, l.shared != nil)
+}
+
+// chargeTo takes tokens from the shared buckets (as debt, with the next call's turn) or, when
+// shared is false, from this replica's own.
+func chargeTo(lims []*limiter, tokens int64, shared bool) {
 	if tokens <= 0 {
 		return
 	}
 	for _, lim := range lims {
 		switch {
-		case l.shared != nil && lim.sharedTokens != nil:
+		case shared && lim.sharedTokens != nil:
 			lim.debt.Add(tokens) // taken from the shared bucket with the next call's turn
-		case lim.tokens != nil:
+		case !shared && lim.tokens != nil:
 			lim.tokens.ReserveN(time.Now(), int(min(tokens, int64(lim.tokens.Burst()))))
 		}
 	}
@@ -183,13 +189,14 @@ func (l *limits) acquire(ctx context.Context, lims []*limiter, estimate int) (se
 	if err != nil {
 		return nil, err
 	}
-	settleTurns, err := l.takeTurns(ctx, lims, estimate)
+	shared, err := l.takeTurns(ctx, lims, estimate)
 	if err != nil {
 		release()
 		return nil, err
 	}
 	return func(used int64) {
-		settleTurns(used)
+		// The estimate fell short: the rest is taken now, as debt the next calls wait for.
+		chargeTo(lims, used-int64(estimate), shared)
 		release()
 	}, nil
 }
@@ -218,22 +225,23 @@ func takeSlots(ctx context.Context, lims []*limiter) (release func(), err error)
 
 // takeTurns waits for the call's turn in every request and token rate: the shared buckets when
 // there are some and they answer, else this replica's own (its share of them, with shared ones).
-func (l *limits) takeTurns(ctx context.Context, lims []*limiter, estimate int) (settle func(used int64), err error) {
+// shared says which served the turn.
+func (l *limits) takeTurns(ctx context.Context, lims []*limiter, estimate int) (shared bool, err error) {
 	if l.shared != nil {
-		settle, err := sharedTurns(ctx, l.shared, lims, estimate)
+		err := sharedTurns(ctx, l.shared, lims, estimate)
 		if !errors.Is(err, ratelimit.ErrUnavailable) {
-			return settle, err
+			return true, err
 		}
 		for _, lim := range lims {
 			lim.divide(l.shared.Replicas())
 		}
 	}
-	return localTurns(ctx, lims, estimate)
+	return false, localTurns(ctx, lims, estimate)
 }
 
 // sharedTurns takes the call's turn from the shared buckets in one round trip, with the tokens
 // earlier calls used beyond their estimates, and waits for it.
-func sharedTurns(ctx context.Context, shared SharedLimiter, lims []*limiter, estimate int) (settle func(used int64), err error) {
+func sharedTurns(ctx context.Context, shared SharedLimiter, lims []*limiter, estimate int) error {
 	var (
 		takes []ratelimit.Take
 		what  []string // per take, for the status of a refusal
@@ -262,11 +270,11 @@ func sharedTurns(ctx context.Context, shared SharedLimiter, lims []*limiter, est
 	res, err := shared.Reserve(ctx, takes, maxWait)
 	if err != nil {
 		keepDebts()
-		return nil, err
+		return err
 	}
 	if !res.OK {
 		keepDebts()
-		return nil, overLimit(owner[res.Blocking], what[res.Blocking], res.Delay)
+		return overLimit(owner[res.Blocking], what[res.Blocking], res.Delay)
 	}
 	if res.Delay > 0 {
 		t := time.NewTimer(res.Delay)
@@ -276,22 +284,14 @@ func sharedTurns(ctx context.Context, shared SharedLimiter, lims []*limiter, est
 		case <-ctx.Done():
 			_ = shared.Refund(ctx, takes) // a failed refund only wastes a turn
 			keepDebts()
-			return nil, overLimit(owner[res.Blocking], what[res.Blocking], res.Delay)
+			return overLimit(owner[res.Blocking], what[res.Blocking], res.Delay)
 		}
 	}
-	return func(used int64) {
-		if extra := used - int64(estimate); extra > 0 {
-			for _, lim := range lims {
-				if lim.sharedTokens != nil {
-					lim.debt.Add(extra)
-				}
-			}
-		}
-	}, nil
+	return nil
 }
 
 // localTurns waits for the call's turn in this replica's rate limiters.
-func localTurns(ctx context.Context, lims []*limiter, estimate int) (settle func(used int64), err error) {
+func localTurns(ctx context.Context, lims []*limiter, estimate int) error {
 	var reserved []turn // turns taken, given back if a later limiter refuses
 	for _, lim := range lims {
 		for _, b := range []struct {
@@ -304,21 +304,14 @@ func localTurns(ctx context.Context, lims []*limiter, estimate int) (settle func
 				for _, r := range reserved {
 					r.CancelAt(r.at) // at the time it was taken, so even a turn due at once is given back
 				}
-				return nil, err
+				return err
 			}
 			if r.Reservation != nil {
 				reserved = append(reserved, r)
 			}
 		}
 	}
-	return func(used int64) {
-		for _, lim := range lims {
-			if lim.tokens != nil && used > int64(estimate) {
-				// The estimate fell short: take the rest now, as debt the next calls wait for.
-				lim.tokens.ReserveN(time.Now(), int(min(used-int64(estimate), int64(lim.tokens.Burst()))))
-			}
-		}
-	}, nil
+	return nil
 }
 
 // slotMargin is how long before its deadline a call stops waiting for a slot, so that the

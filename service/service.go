@@ -386,6 +386,21 @@ func (s *Service) chatUpstream(ctx context.Context, req *stratav1.ChatRequest, p
 	}, nil
 }
 
+// admit lets one upstream call to model through its circuit and its limits (lims, with estimate
+// input tokens), or says why not. A call a limit refuses gives back the circuit's probe it may
+// have held: a probe that never went upstream learnt nothing.
+func (s *Service) admit(ctx context.Context, circuit, model string, lims []*limiter, estimate int) (settle func(used int64), err error) {
+	if ok, wait := s.breakers.allow(circuit); !ok {
+		return nil, circuitOpen(model, wait)
+	}
+	settle, err = s.limits.acquire(ctx, lims, estimate)
+	if err != nil {
+		s.breakers.release(circuit)
+		return nil, err
+	}
+	return settle, nil
+}
+
 // withFallbacks runs call for the route's model and, when it fails with an error that retrying
 // could fix (its own retries spent), for each of the route's fallbacks in turn, until one serves
 // the call. p.req is left naming the model that served, or that failed last. It returns the
@@ -396,12 +411,8 @@ func (s *Service) withFallbacks(ctx context.Context, p *preparedChat, upstream f
 		if req.Region != "" {
 			circuit += "@" + req.Region // a model's circuit is per region
 		}
-		if ok, wait := s.breakers.allow(circuit); !ok {
-			return 0, circuitOpen(req.ModelID, wait)
-		}
-		settle, err := s.limits.acquire(ctx, s.limits.forCall(p.route.Key, req.ModelID, req.Model), estimateInput(req))
+		settle, err := s.admit(ctx, circuit, req.ModelID, s.limits.forCall(p.route.Key, req.ModelID, req.Model), estimateInput(req))
 		if err != nil {
-			s.breakers.release(circuit) // a probe that never went upstream learnt nothing
 			return 0, err
 		}
 		var n int
@@ -688,12 +699,8 @@ func (s *Service) Embed(ctx context.Context, req *stratav1.EmbedRequest) (*strat
 	// limits, as Bedrock counts it; the tokens are charged once the usage is known.
 	lims := s.limits.forCall(route, breq.ModelID, breq.Model)
 	breq.Retry = func(caller context.Context, call func(context.Context) error) (int, error) {
-		if ok, wait := s.breakers.allow(breq.ModelID); !ok {
-			return 0, circuitOpen(breq.ModelID, wait)
-		}
-		settle, err := s.limits.acquire(caller, lims, 0)
+		settle, err := s.admit(caller, breq.ModelID, breq.ModelID, lims, 0)
 		if err != nil {
-			s.breakers.release(breq.ModelID)
 			return 0, err
 		}
 		defer settle(0)
