@@ -1,6 +1,7 @@
 package server
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -38,21 +39,49 @@ func (l latencies) report(b *testing.B) {
 	b.ReportMetric(at(0.99), "p99-µs")
 }
 
-// directClient is the application without Strata: the SDK on the same tuned pool Strata uses,
-// so the comparison is of Strata, not of pool sizes.
-func directClient(b *testing.B, url, key, secret string) *bedrockruntime.Client {
+// benchPrompt is the short prompt the side-by-side benchmarks send.
+const benchPrompt = "Summarize the plot of a short story about a lighthouse keeper in three sentences."
+
+// benchUpstream is the side-by-side benchmarks' Bedrock: a zero-latency emulator on loopback that
+// checks every call's SigV4 signature, as AWS would.
+type benchUpstream struct {
+	emu *emulator.Emulator
+	url string
+}
+
+const benchKey, benchSecret = "AKIDBENCH", "bench-secret"
+
+func newBenchUpstream(b *testing.B) benchUpstream {
+	emu, err := emulator.New(emulator.Options{AccessKeyID: benchKey, SecretAccessKey: benchSecret})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return benchUpstream{emu: emu, url: listenEmulator(b, emu)}
+}
+
+// strata serves Strata against u as in production (--backend bedrock, SigV4 on), logging at
+// warn, with env on top.
+func (u benchUpstream) strata(b *testing.B, env map[string]string) *harness {
+	environ := map[string]string{"API_BASE": u.url, "AWS_ACCESS_KEY_ID": benchKey, "AWS_SECRET_ACCESS_KEY": benchSecret, "STRATA_LOG_LEVEL": "warn"}
+	maps.Copy(environ, env)
+	return startStrataWith(b, harnessOptions{backend: BackendBedrock, emu: u.emu, environ: environ})
+}
+
+// direct is the application without Strata: the SDK on the same tuned pool Strata uses, so the
+// comparison is of Strata, not of pool sizes.
+func (u benchUpstream) direct(b *testing.B) *bedrockruntime.Client {
 	hc := bedrock.NewHTTPClient(bedrock.PoolOptions{})
 	b.Cleanup(hc.CloseIdleConnections)
 	return bedrockruntime.New(bedrockruntime.Options{
-		Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: bedrock.SDKHTTPClient(hc),
-		Credentials: credentials.NewStaticCredentialsProvider(key, secret, ""), Retryer: aws.NopRetryer{},
+		Region: "us-east-1", BaseEndpoint: aws.String(u.url), HTTPClient: bedrock.SDKHTTPClient(hc),
+		Credentials: credentials.NewStaticCredentialsProvider(benchKey, benchSecret, ""), Retryer: aws.NopRetryer{},
 	})
 }
 
 // directConverse benchmarks the direct SDK call of in, with its latencies.
-func directConverse(url, key, secret string, in *bedrockruntime.ConverseInput) func(b *testing.B) {
+func (u benchUpstream) directConverse(in *bedrockruntime.ConverseInput) func(b *testing.B) {
 	return func(b *testing.B) {
-		client := directClient(b, url, key, secret)
+		client := u.direct(b)
 		var lat latencies
 		b.ReportAllocs()
 		for b.Loop() {
@@ -73,23 +102,16 @@ func directConverse(url, key, secret string, in *bedrockruntime.ConverseInput) f
 // the same server, the price of the hop itself. Strata's own cost is (b) − (a) − (c) at each
 // percentile. `make bench-check` runs it briefly; the full harness with load is `strata bench`.
 func BenchmarkChatSideBySide(b *testing.B) {
-	const prompt = "Summarize the plot of a short story about a lighthouse keeper in three sentences."
-	const key, secret = "AKIDBENCH", "bench-secret"
-	emu, err := emulator.New(emulator.Options{AccessKeyID: key, SecretAccessKey: secret})
-	if err != nil {
-		b.Fatal(err)
-	}
-	url := listenEmulator(b, emu)
-	h := startStrataWith(b, harnessOptions{backend: BackendBedrock, emu: emu, environ: map[string]string{
-		"API_BASE": url, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "STRATA_LOG_LEVEL": "warn",
-	}})
+	const prompt = benchPrompt
+	up := newBenchUpstream(b)
+	h := up.strata(b, nil)
 	ctx := b.Context()
-	direct := func(b *testing.B) *bedrockruntime.Client { return directClient(b, url, key, secret) }
+	direct := up.direct
 	modelID := aws.String("us.amazon.nova-micro-v1:0")
 	messages := []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}}
 	inference := &types.InferenceConfiguration{Temperature: aws.Float32(0.5)}
 
-	b.Run("a_direct_sdk", directConverse(url, key, secret, &bedrockruntime.ConverseInput{ModelId: modelID, Messages: messages, InferenceConfig: inference}))
+	b.Run("a_direct_sdk", up.directConverse(&bedrockruntime.ConverseInput{ModelId: modelID, Messages: messages, InferenceConfig: inference}))
 	b.Run("a_direct_sdk_stream_first_delta", func(b *testing.B) {
 		client := direct(b)
 		in := &bedrockruntime.ConverseStreamInput{ModelId: modelID, Messages: messages, InferenceConfig: inference}

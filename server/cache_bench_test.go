@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/bedrockruntime/types"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/strata-gateway/strata/emulator"
 	stratav1 "github.com/strata-gateway/strata/gen/strata/v1"
 	"github.com/strata-gateway/strata/internal/redistest"
 )
@@ -20,19 +19,11 @@ import (
 // grpc.health.v1 round trip, the gRPC hop every path through Strata pays. A memory hit should
 // cost less than (a), and a Redis hit no more than (c) plus (e).
 func BenchmarkCacheHit(b *testing.B) {
-	const prompt = "Summarize the plot of a short story about a lighthouse keeper in three sentences."
-	const key, secret = "AKIDBENCH", "bench-secret"
-	emu, err := emulator.New(emulator.Options{AccessKeyID: key, SecretAccessKey: secret})
-	if err != nil {
-		b.Fatal(err)
-	}
-	url := listenEmulator(b, emu)
+	const prompt = benchPrompt
+	up := newBenchUpstream(b)
 	srv := redistest.Start(b)
 	strata := func(cacheBackend string) *harness {
-		return startStrataWith(b, harnessOptions{backend: BackendBedrock, emu: emu, environ: map[string]string{
-			"API_BASE": url, "AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "STRATA_LOG_LEVEL": "warn",
-			"CACHE_BACKEND": cacheBackend,
-		}})
+		return up.strata(b, map[string]string{"CACHE_BACKEND": cacheBackend})
 	}
 	ctx := b.Context()
 	req := &stratav1.ChatRequest{Model: novaMicro, Messages: user(prompt)}
@@ -72,7 +63,7 @@ func BenchmarkCacheHit(b *testing.B) {
 		}
 	}
 
-	b.Run("a_direct_sdk", directConverse(url, key, secret, &bedrockruntime.ConverseInput{ModelId: aws.String(novaMicro),
+	b.Run("a_direct_sdk", up.directConverse(&bedrockruntime.ConverseInput{ModelId: aws.String(novaMicro),
 		Messages: []types.Message{{Role: types.ConversationRoleUser, Content: []types.ContentBlock{&types.ContentBlockMemberText{Value: prompt}}}}}))
 	b.Run("b_strata_uncached", chat(strata("none"), false))
 	memoryStrata, redisStrata := strata("memory"), strata(srv.URL())
@@ -80,27 +71,26 @@ func BenchmarkCacheHit(b *testing.B) {
 	b.Run("d_strata_redis_hit", chat(redisStrata, true))
 	b.Run("c_strata_memory_hit_8_callers", chatLoaded(memoryStrata))
 	b.Run("d_strata_redis_hit_8_callers", chatLoaded(redisStrata))
+	// A bare client of the same Redis, and an entry of the size a cached reply takes.
+	opts, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	bare := redis.NewClient(opts)
+	defer bare.Close()
+	resp, err := redisStrata.client.Chat(ctx, req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := bare.Set(ctx, "bench:entry", make([]byte, len(resp.GetText())+256), 0).Err(); err != nil {
+		b.Fatal(err)
+	}
 	b.Run("e_redis_get", func(b *testing.B) {
-		opts, err := redis.ParseURL(srv.URL())
-		if err != nil {
-			b.Fatal(err)
-		}
-		client := redis.NewClient(opts)
-		defer client.Close()
-		// An entry of the size a cached reply takes.
-		resp, err := redisStrata.client.Chat(ctx, req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		value := make([]byte, len(resp.GetText())+256)
-		if err := client.Set(ctx, "bench:entry", value, 0).Err(); err != nil {
-			b.Fatal(err)
-		}
 		var lat latencies
 		b.ReportAllocs()
 		for b.Loop() {
 			lat.time(func() {
-				if err := client.Get(ctx, "bench:entry").Err(); err != nil {
+				if err := bare.Get(ctx, "bench:entry").Err(); err != nil {
 					b.Fatal(err)
 				}
 			})
@@ -108,20 +98,11 @@ func BenchmarkCacheHit(b *testing.B) {
 		lat.report(b)
 	})
 	b.Run("e_redis_get_8_callers", func(b *testing.B) {
-		opts, err := redis.ParseURL(srv.URL())
-		if err != nil {
-			b.Fatal(err)
-		}
-		client := redis.NewClient(opts)
-		defer client.Close()
-		if err := client.Set(ctx, "bench:entry", make([]byte, 512), 0).Err(); err != nil {
-			b.Fatal(err)
-		}
 		b.SetParallelism(4)
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if err := client.Get(ctx, "bench:entry").Err(); err != nil {
+				if err := bare.Get(ctx, "bench:entry").Err(); err != nil {
 					b.Error(err)
 					return
 				}
