@@ -35,6 +35,15 @@ type scripted struct {
 }
 
 func (s *scripted) Chat(ctx context.Context, _ *stratav1.ChatRequest) (*stratav1.ChatResponse, error) {
+	step := s.next(ctx)
+	if step.code == codes.OK {
+		return &stratav1.ChatResponse{Text: "hi"}, nil
+	}
+	return nil, step.err()
+}
+
+// next counts a call and returns its step of the script (OK once the script ran out).
+func (s *scripted) next(ctx context.Context) reply {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, s.hadDeadline = ctx.Deadline()
@@ -43,14 +52,7 @@ func (s *scripted) Chat(ctx context.Context, _ *stratav1.ChatRequest) (*stratav1
 		step = s.script[s.calls]
 	}
 	s.calls++
-	if step.code == codes.OK {
-		return &stratav1.ChatResponse{Text: "hi"}, nil
-	}
-	st := status.New(step.code, "scripted")
-	if step.reason != "" {
-		st, _ = st.WithDetails(&errdetails.ErrorInfo{Reason: step.reason, Domain: "strata"})
-	}
-	return nil, st.Err()
+	return step
 }
 
 // attempts returns how many calls reached the server.
@@ -66,6 +68,27 @@ type reply struct {
 	reason string
 	// failAfterFirst, in a stream, sends the first event before failing.
 	failAfterFirst bool
+}
+
+// err is the status of a failing step, with its reason.
+func (r reply) err() error {
+	st := status.New(r.code, "scripted")
+	if r.reason != "" {
+		st, _ = st.WithDetails(&errdetails.ErrorInfo{Reason: r.reason, Domain: "strata"})
+	}
+	return st.Err()
+}
+
+// scriptedClient is a client, retrying every millisecond, of a server answering with script.
+func scriptedClient(t *testing.T, script []reply) (*scripted, *client.Client) {
+	t.Helper()
+	svc := &scripted{script: script}
+	c, err := client.New(serve(t, svc), client.Options{RetryBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return svc, c
 }
 
 func serve(t *testing.T, svc stratav1.LLMServiceServer) string {
@@ -100,12 +123,7 @@ func TestRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			svc := &scripted{script: tt.script}
-			c, err := client.New(serve(t, svc), client.Options{RetryBackoff: time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			svc, c := scriptedClient(t, tt.script)
 			text, err := c.Ask(t.Context(), "", "hello")
 			if status.Code(err) != tt.wantCode || (err == nil && text != "hi") {
 				t.Errorf("Ask = %q, %v; want code %v", text, err, tt.wantCode)
@@ -295,19 +313,9 @@ func TestServiceConfigRetries(t *testing.T) {
 // ChatStream answers with the next step of the script: an error before any event, or the
 // events start, delta "hi", end; with failAfterFirst, the start and then an UNAVAILABLE.
 func (s *scripted) ChatStream(_ *stratav1.ChatRequest, stream grpc.ServerStreamingServer[stratav1.ChatStreamResponse]) error {
-	s.mu.Lock()
-	step := reply{code: codes.OK}
-	if s.calls < len(s.script) {
-		step = s.script[s.calls]
-	}
-	s.calls++
-	s.mu.Unlock()
+	step := s.next(stream.Context())
 	if step.code != codes.OK && !step.failAfterFirst {
-		st := status.New(step.code, "scripted")
-		if step.reason != "" {
-			st, _ = st.WithDetails(&errdetails.ErrorInfo{Reason: step.reason, Domain: "strata"})
-		}
-		return st.Err()
+		return step.err()
 	}
 	if err := stream.Send(&stratav1.ChatStreamResponse{Event: &stratav1.ChatStreamResponse_Start{Start: &stratav1.StreamStart{Model: "m"}}}); err != nil {
 		return err
@@ -340,12 +348,7 @@ func TestChatStreamRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			svc := &scripted{script: tt.script}
-			c, err := client.New(serve(t, svc), client.Options{RetryBackoff: time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			svc, c := scriptedClient(t, tt.script)
 			events := 0
 			stream, err := c.ChatStream(t.Context(), &stratav1.ChatRequest{Messages: []*stratav1.Message{{Role: stratav1.Role_ROLE_USER, Text: "hello"}}})
 			for err == nil {
