@@ -845,34 +845,23 @@ func (s *Service) HealthCheck(ctx context.Context, req *stratav1.HealthCheckRequ
 		resp = s.opts.Health.Run(ctx, req.GetInvokeModels())
 	}
 	if pinger, ok := s.opts.Cache.Store.(interface{ Ping(context.Context) error }); ok {
-		check := &stratav1.Check{Name: "cache", Status: stratav1.HealthStatus_HEALTH_STATUS_OK, Detail: "the shared response cache answers"}
-		began := time.Now()
-		if err := pinger.Ping(ctx); err != nil {
-			// Calls are served uncached meanwhile: a warning, not a failure.
-			check.Status, check.Detail = stratav1.HealthStatus_HEALTH_STATUS_WARN, "the shared response cache does not answer: calls are served uncached"
-			if resp.Status == stratav1.HealthStatus_HEALTH_STATUS_OK {
-				resp.Status = stratav1.HealthStatus_HEALTH_STATUS_WARN
+		// Calls are served uncached meanwhile.
+		resp.Checks = append(resp.Checks, sharedStoreCheck(ctx, resp, "cache", pinger.Ping, func(failed bool) string {
+			if failed {
+				return "the shared response cache does not answer: calls are served uncached"
 			}
-		}
-		check.LatencyMs = time.Since(began).Milliseconds()
-		resp.Checks = append(resp.Checks, check)
+			return "the shared response cache answers"
+		}))
 	}
 	if shared := s.limits.shared; shared != nil {
-		check := &stratav1.Check{Name: "limits", Status: stratav1.HealthStatus_HEALTH_STATUS_OK}
-		began := time.Now()
-		err := shared.Heartbeat(ctx)
-		n := shared.Replicas()
-		check.Detail = fmt.Sprintf("the requests and tokens per minute limits are shared through Redis by %d replicas", n)
-		if err != nil {
-			// Each replica enforces its share meanwhile: a warning, not a failure.
-			check.Status = stratav1.HealthStatus_HEALTH_STATUS_WARN
-			check.Detail = fmt.Sprintf("the shared limits' Redis does not answer: each of the %d replicas last counted enforces 1/%d of the requests and tokens per minute limits", n, n)
-			if resp.Status == stratav1.HealthStatus_HEALTH_STATUS_OK {
-				resp.Status = stratav1.HealthStatus_HEALTH_STATUS_WARN
+		// Each replica enforces its share meanwhile.
+		resp.Checks = append(resp.Checks, sharedStoreCheck(ctx, resp, "limits", shared.Heartbeat, func(failed bool) string {
+			n := shared.Replicas()
+			if failed {
+				return fmt.Sprintf("the shared limits' Redis does not answer: each of the %d replicas last counted enforces 1/%d of the requests and tokens per minute limits", n, n)
 			}
-		}
-		check.LatencyMs = time.Since(began).Milliseconds()
-		resp.Checks = append(resp.Checks, check)
+			return fmt.Sprintf("the requests and tokens per minute limits are shared through Redis by %d replicas", n)
+		}))
 	}
 	for _, c := range s.breakers.snapshot() {
 		if c.State == CircuitClosed {
@@ -885,6 +874,22 @@ func (s *Service) HealthCheck(ctx context.Context, req *stratav1.HealthCheckRequ
 		}
 	}
 	return resp, nil
+}
+
+// sharedStoreCheck is the check, named name, of a store replicas share (Redis): probe answers
+// OK; a failure is a warning, not a failure, as calls go on without the store, and makes resp's
+// status WARN if it was OK. detail says what the outcome means, once probe has run.
+func sharedStoreCheck(ctx context.Context, resp *stratav1.HealthCheckResponse, name string, probe func(context.Context) error, detail func(failed bool) string) *stratav1.Check {
+	began := time.Now()
+	err := probe(ctx)
+	check := &stratav1.Check{Name: name, Status: stratav1.HealthStatus_HEALTH_STATUS_OK, Detail: detail(err != nil), LatencyMs: time.Since(began).Milliseconds()}
+	if err != nil {
+		check.Status = stratav1.HealthStatus_HEALTH_STATUS_WARN
+		if resp.Status == stratav1.HealthStatus_HEALTH_STATUS_OK {
+			resp.Status = stratav1.HealthStatus_HEALTH_STATUS_WARN
+		}
+	}
+	return check
 }
 
 // circuits lists the breakers' circuits for ListModels.
