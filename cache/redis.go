@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/strata-gateway/strata/internal/redisclient"
 )
 
 // Redis is a Store shared by replicas, in Redis: one GET or SET per call, on a pooled client with
@@ -47,13 +49,11 @@ func (r *Redis) failed(err error) error {
 // NewRedis connects to the Redis at url (redis://host:port/db, or rediss:// for TLS). Keys are
 // prefixed with "strata:". It does not wait for Redis: the first call does.
 func NewRedis(url string) (*Redis, error) {
-	opts, err := redis.ParseURL(url)
+	client, err := redisclient.New(url, RedisTimeout) // a failed round trip is a miss, not a reason to wait longer
 	if err != nil {
-		return nil, fmt.Errorf("cache: redis URL: %w", err)
+		return nil, fmt.Errorf("cache: %w", err)
 	}
-	opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = RedisTimeout, RedisTimeout, RedisTimeout
-	opts.MaxRetries = 0 // a failed round trip is a miss, not a reason to wait longer
-	return &Redis{client: redis.NewClient(opts), prefix: "strata:"}, nil
+	return &Redis{client: client, prefix: "strata:"}, nil
 }
 
 // Get implements [Store].

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/strata-gateway/strata/internal/redisclient"
 )
 
 // Bucket is one rate limit: Rate units a second, at most Burst at once. Buckets with the same
@@ -104,12 +106,10 @@ var (
 // replica is alive, and keeps saying so every heartbeat until Close. A Redis that does not answer
 // at start is not an error: limits are enforced locally until it does.
 func NewRedis(ctx context.Context, url string, opts Options) (*Redis, error) {
-	ropts, err := redis.ParseURL(url)
+	client, err := redisclient.New(url, Timeout) // a failed round trip means "enforce locally", not "wait longer"
 	if err != nil {
-		return nil, fmt.Errorf("ratelimit: redis URL: %w", err)
+		return nil, fmt.Errorf("ratelimit: %w", err)
 	}
-	ropts.DialTimeout, ropts.ReadTimeout, ropts.WriteTimeout = Timeout, Timeout, Timeout
-	ropts.MaxRetries = 0 // a failed round trip means "enforce locally", not "wait longer"
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 5 * time.Second
 	}
@@ -123,7 +123,7 @@ func NewRedis(ctx context.Context, url string, opts Options) (*Redis, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Redis{client: redis.NewClient(ropts), opts: opts, replica: replicaID(), log: log, stopped: make(chan struct{})}
+	r := &Redis{client: client, opts: opts, replica: replicaID(), log: log, stopped: make(chan struct{})}
 	r.replicas.Store(1)
 	r.up.Store(true) // until the first heartbeat says otherwise, so that it logs a change
 	_ = r.Heartbeat(ctx)
