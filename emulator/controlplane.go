@@ -48,7 +48,7 @@ func (e *Emulator) summary(m *catalog.Model) foundationModelSummary {
 		CustomizationsSupported:    []string{},
 		InferenceTypesSupported:    inference,
 		InputModalities:            controlModalities(m.InputModalities),
-		ModelArn:                   "arn:aws:bedrock:" + e.opts.Region + "::foundation-model/" + m.ID,
+		ModelArn:                   e.foundationARN(m.ID),
 		ModelID:                    m.ID,
 		ModelLifecycle:             lifecycle,
 		ModelName:                  m.Name,
@@ -134,15 +134,15 @@ func (e *Emulator) serveGetInferenceProfile(w http.ResponseWriter, r *http.Reque
 		return notFound
 	}
 	p := inferenceProfile{
-		CreatedAt: "2025-01-01T00:00:00Z", UpdatedAt: "2025-01-01T00:00:00Z", Status: "ACTIVE",
+		CreatedAt: controlTime, UpdatedAt: controlTime, Status: "ACTIVE",
 	}
 	switch res.Kind {
 	case catalog.KindApplicationProfileARN:
-		modelID, ok := e.opts.ApplicationProfiles[res.ApplicationProfile]
+		m, ok := e.ownedModel(res)
 		if !ok {
 			return notFound
 		}
-		res.Model, _ = e.catalog.Model(modelID) // New checked every mapping
+		res.Model = m
 		p.Type, p.InferenceProfileID = "APPLICATION", res.ApplicationProfile
 		p.InferenceProfileName = res.ApplicationProfile
 		p.InferenceProfileArn = id
@@ -151,12 +151,12 @@ func (e *Emulator) serveGetInferenceProfile(w http.ResponseWriter, r *http.Reque
 		p.Type, p.InferenceProfileID, p.InferenceProfileName = "SYSTEM_DEFINED", profile, profile
 		p.InferenceProfileArn = id
 		if res.Kind == catalog.KindProfile {
-			p.InferenceProfileArn = "arn:aws:bedrock:" + e.opts.Region + ":" + emulatorAccount + ":inference-profile/" + profile
+			p.InferenceProfileArn = e.accountARN("inference-profile", profile)
 		}
 	default:
 		return notFound
 	}
-	p.Models = []inferenceProfileModel{{ModelArn: "arn:aws:bedrock:" + e.opts.Region + "::foundation-model/" + res.Model.ID}}
+	p.Models = []inferenceProfileModel{{ModelArn: e.foundationARN(res.Model.ID)}}
 	b, _ := json.Marshal(p) // plain data always marshals
 	writeJSON(w, newRequestID(), b)
 	return nil
